@@ -1,0 +1,118 @@
+import type { ServerResponse } from 'node:http';
+import type { Hold } from './registry';
+import type { StoredMessage } from './store';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Header pairs every subscriber answer carries (CORS), fixed for a server's life. */
+export type SharedHeaders = readonly string[];
+
+export function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+/** A message in the JSON shape of batch answers. */
+function batchItem(message: StoredMessage): object {
+  try {
+    return { id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: utf8.decode(message.data) };
+  } catch {
+    return { id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: message.data.toString('base64'), encoding: 'base64' };
+  }
+}
+
+export function batchBody(messages: readonly StoredMessage[], last: string, gap: boolean): Buffer {
+  return Buffer.from(JSON.stringify({ messages: messages.map(batchItem), last, gap }));
+}
+
+/** One EventSource event: `id`, optional `event`, a `data:` line per body line, blank line. */
+export function sseEvent(message: StoredMessage): string {
+  const event = message.event === undefined ? '' : `event: ${message.event}\n`;
+  const data = message.data.toString('utf8').split(/\r\n|\r|\n/).join('\ndata: ');
+  return `id: ${message.id}\n${event}data: ${data}\n\n`;
+}
+
+interface Answer {
+  readonly headers: string[];
+  readonly gapHeaders: string[];
+  readonly body: Buffer;
+}
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+function buildAnswer(shared: SharedHeaders, contentType: string, body: Buffer, extra: readonly string[]): Answer {
+  const headers = [
+    'Content-Type', contentType,
+    'Content-Length', String(body.length),
+    ...extra,
+    'Cache-Control', 'no-store',
+    'X-Content-Type-Options', 'nosniff',
+    ...shared,
+  ];
+  return { headers, gapHeaders: [...headers, 'X-Holdpush-Gap', '1'], body };
+}
+
+/**
+ * A message's answers, each built at most once however many responses it is written to:
+ * the one-message long-poll answer (seed and poll), the batch answer, the stream event.
+ */
+export class EncodedMessage {
+  private pollAnswer: Answer | undefined;
+  private batchAnswer: Answer | undefined;
+  private event: string | undefined;
+
+  constructor(
+    readonly message: StoredMessage,
+    readonly shared: SharedHeaders,
+  ) {}
+
+  get poll(): Answer {
+    const { message } = this;
+    this.pollAnswer ??= buildAnswer(this.shared, message.contentType, message.data, [
+      'Etag', message.token,
+      'Last-Modified', httpDate(message.time),
+      'Vary', 'If-None-Match, If-Modified-Since',
+    ]);
+    return this.pollAnswer;
+  }
+
+  /** The batch answer of a subscriber that was waiting: this one message, no gap. */
+  get batch(): Answer {
+    this.batchAnswer ??= buildAnswer(this.shared, JSON_TYPE, batchBody([this.message], this.message.id, false), []);
+    return this.batchAnswer;
+  }
+
+  get sse(): string {
+    this.event ??= sseEvent(this.message);
+    return this.event;
+  }
+}
+
+/** Writes one message to one response in the form its mode takes. */
+export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode: Hold['mode'], gap: boolean): void {
+  if (mode === 'stream') {
+    res.write(encoded.sse);
+    return;
+  }
+  const answer =
+    mode !== 'batch' ? encoded.poll
+    : gap ? buildAnswer(encoded.shared, JSON_TYPE, batchBody([encoded.message], encoded.message.id, true), [])
+    : encoded.batch;
+  res.writeHead(200, gap ? answer.gapHeaders : answer.headers);
+  res.end(answer.body);
+}
+
+/**
+ * Writes a message to every hold given (long-polls were already released by the registry;
+ * streams stay open). Returns how many responses got it. A stream whose unsent bytes pass
+ * `streamLimit` is cut: its client reconnects with its position and loses nothing.
+ */
+export function broadcast(encoded: EncodedMessage, holds: readonly Hold[], streamLimit: number): number {
+  const token = encoded.message.token;
+  for (const hold of holds) {
+    writeMessage(hold.res, encoded, hold.mode, hold.gap);
+    hold.gap = false;
+    hold.position = token;
+    if (hold.mode === 'stream' && hold.res.writableLength > streamLimit) hold.res.destroy();
+  }
+  return holds.length;
+}

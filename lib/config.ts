@@ -1,0 +1,124 @@
+import { type HoldpushOptions, defaultOptions } from './options';
+
+/** What the command line may set: the embedding options plus where to listen and how many processes. */
+export interface CliConfig extends Omit<HoldpushOptions, 'prefix'> {
+  port: number;
+  host: string;
+  workers: number;
+  redis: string | undefined;
+}
+
+/** A bad flag or value: the CLI prints the message and exits with status 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Kind = 'duration' | 'count' | 'port' | 'text' | 'list' | 'choice';
+
+interface Flag {
+  readonly key: keyof CliConfig;
+  readonly kind: Kind;
+  readonly help: string;
+  readonly choices?: readonly string[];
+}
+
+const FLAGS: Record<string, Flag> = {
+  port: { key: 'port', kind: 'port', help: 'port to listen on (PORT also sets it)' },
+  host: { key: 'host', kind: 'text', help: 'address to listen on' },
+  'hold-timeout': { key: 'holdTimeout', kind: 'duration', help: 'seconds a long-poll is held (minus up to 10% jitter)' },
+  keepalive: { key: 'keepalive', kind: 'duration', help: 'seconds between EventSource keepalive comments' },
+  buffer: { key: 'buffer', kind: 'count', help: 'messages kept per channel' },
+  'message-ttl': { key: 'messageTtl', kind: 'duration', help: 'seconds a message is kept' },
+  'max-message': { key: 'maxMessage', kind: 'count', help: 'largest message in bytes' },
+  'max-subscribers': { key: 'maxSubscribers', kind: 'count', help: 'held connections and streams in one process' },
+  'max-channels': { key: 'maxChannels', kind: 'count', help: 'channels alive in one process' },
+  'first-message': { key: 'firstMessage', kind: 'choice', choices: ['oldest', 'newest'], help: 'where /sub starts without a position' },
+  'publish-token': { key: 'publishToken', kind: 'text', help: 'publishers need Authorization: Bearer <token>' },
+  'subscribe-secret': { key: 'subscribeSecret', kind: 'text', help: 'subscribers need an HS256 JWT signed with it' },
+  'cors-origin': { key: 'corsOrigin', kind: 'text', help: 'Access-Control-Allow-Origin of every answer' },
+  'publish-allow': { key: 'publishAllow', kind: 'list', help: 'addresses or CIDRs that may publish without a token' },
+  'shutdown-timeout': { key: 'shutdownTimeout', kind: 'duration', help: 'seconds a shutdown may take' },
+  workers: { key: 'workers', kind: 'count', help: 'processes sharing the port (0 = one per core)' },
+  redis: { key: 'redis', kind: 'text', help: 'a redis:// URL: share channels with every server on it' },
+  log: { key: 'log', kind: 'choice', choices: ['text', 'json', 'off'], help: 'request log format' },
+};
+
+export const cliDefaults: Readonly<CliConfig> = (() => {
+  const { prefix: _prefix, ...rest } = defaultOptions;
+  return { ...rest, port: 8888, host: '0.0.0.0', workers: 1, redis: undefined };
+})();
+
+function envName(flag: string): string {
+  return `HOLDPUSH_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+function parseValue(flag: string, spec: Flag, raw: string): unknown {
+  switch (spec.kind) {
+    case 'duration': {
+      const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+      if (!(value > 0)) throw new ConfigError(`--${flag} must be a positive number of seconds, got "${raw}"`);
+      return value;
+    }
+    case 'count': {
+      const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+      const min = flag === 'workers' ? 0 : 1;
+      if (!Number.isSafeInteger(value) || value < min) throw new ConfigError(`--${flag} must be a whole number of at least ${min}, got "${raw}"`);
+      return value;
+    }
+    case 'port': {
+      const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!(value >= 0 && value <= 65535)) throw new ConfigError(`--${flag} must be a port number from 0 to 65535, got "${raw}"`);
+      return value;
+    }
+    case 'choice':
+      if (!spec.choices?.includes(raw)) throw new ConfigError(`--${flag} must be one of ${spec.choices?.join(', ')}, got "${raw}"`);
+      return raw;
+    case 'list': {
+      const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+      if (entries.length === 0) throw new ConfigError(`--${flag} needs at least one entry`);
+      return entries;
+    }
+    case 'text':
+      if (raw === '') throw new ConfigError(`--${flag} needs a value`);
+      return raw;
+  }
+}
+
+export type CliRequest = { help: true } | { help: false; config: CliConfig };
+
+/** Reads flags over environment twins over defaults. Throws ConfigError on anything unknown or bad. */
+export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRequest {
+  const config: Record<string, unknown> = { ...cliDefaults };
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const raw = env[envName(flag)] ?? (flag === 'port' ? env.PORT : undefined);
+    if (raw !== undefined && raw !== '') config[spec.key] = parseValue(flag, spec, raw);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') return { help: true };
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}" (see --help)`);
+    const eq = arg.indexOf('=');
+    const flag = arg.slice(2, eq < 0 ? undefined : eq);
+    const spec = FLAGS[flag];
+    if (spec === undefined) throw new ConfigError(`unknown flag --${flag} (see --help)`);
+    let raw: string | undefined;
+    if (eq >= 0) raw = arg.slice(eq + 1);
+    else {
+      raw = argv[i + 1];
+      i += 1;
+    }
+    if (raw === undefined) throw new ConfigError(`--${flag} needs a value`);
+    config[spec.key] = parseValue(flag, spec, raw);
+  }
+  return { help: false, config: config as unknown as CliConfig };
+}
+
+export function helpText(): string {
+  const lines = ['Usage: holdpush [flags]', '', 'Every flag has an environment twin: --hold-timeout is HOLDPUSH_HOLD_TIMEOUT (PORT also sets the port).', ''];
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const value = cliDefaults[spec.key];
+    const shown = value === undefined ? 'none' : Array.isArray(value) ? value.join(',') : String(value);
+    lines.push(`  --${flag.padEnd(18)} ${spec.help} (default: ${shown})`);
+  }
+  return `${lines.join('\n')}\n`;
+}

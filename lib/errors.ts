@@ -1,0 +1,58 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+
+/** Error codes of the JSON error bodies (`{"error": code, "message": words}`). */
+export type ErrorCode =
+  | 'bad_request'
+  | 'bad_channel'
+  | 'bad_uid'
+  | 'bad_position'
+  | 'bad_body'
+  | 'missing_message'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'timeout'
+  | 'gone'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'headers_too_large'
+  | 'too_many_subscribers'
+  | 'too_many_channels'
+  | 'store_unavailable'
+  | 'shutting_down'
+  | 'internal';
+
+/** Longest stretch of client input echoed back in an error message. */
+const ECHO_LIMIT = 80;
+
+export function echo(text: string): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > ECHO_LIMIT ? `${clean.slice(0, ECHO_LIMIT)}...` : clean;
+}
+
+export function errorBody(code: ErrorCode, message: string): Buffer {
+  return Buffer.from(JSON.stringify({ error: code, message }));
+}
+
+/** Answers with a JSON error; a response already started is cut off instead. */
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: ErrorCode,
+  message: string,
+  headers: OutgoingHttpHeaders = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = errorBody(code, message);
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': body.length,
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+}

@@ -1,0 +1,59 @@
+import { mediaType } from './body';
+
+/** The fields of a `POST /send`. */
+export interface SendForm {
+  message: string | undefined;
+  uid: string | undefined;
+  token: string | undefined;
+}
+
+export type FormResult = { ok: true; form: SendForm } | { ok: false; status: 400 | 415; message: string };
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Reads `/send` bodies: multipart (parsed by the platform's own `Response.formData()`),
+ * urlencoded, JSON, or text/plain (the body is the message). No Content-Type reads as text.
+ */
+export async function parseSendForm(contentType: string | undefined, body: Buffer): Promise<FormResult> {
+  const type = mediaType(contentType);
+  switch (type) {
+    case 'multipart/form-data': {
+      let data: FormData;
+      try {
+        data = await new Response(body, { headers: { 'content-type': contentType as string } }).formData();
+      } catch {
+        return { ok: false, status: 400, message: 'the multipart body could not be read' };
+      }
+      const field = async (name: string): Promise<string | undefined> => {
+        const value = data.get(name);
+        return value === null ? undefined : typeof value === 'string' ? value : await value.text();
+      };
+      return { ok: true, form: { message: await field('message'), uid: await field('uid'), token: await field('token') } };
+    }
+    case 'application/x-www-form-urlencoded': {
+      const data = new URLSearchParams(body.toString('utf8'));
+      return { ok: true, form: { message: data.get('message') ?? undefined, uid: data.get('uid') ?? undefined, token: data.get('token') ?? undefined } };
+    }
+    case 'application/json': {
+      let data: unknown;
+      try {
+        data = JSON.parse(body.toString('utf8'));
+      } catch {
+        return { ok: false, status: 400, message: 'the JSON body could not be parsed' };
+      }
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) return { ok: false, status: 400, message: 'the JSON body must be an object like {"message": "..."}' };
+      const { message, uid, token } = data as Record<string, unknown>;
+      if (message !== undefined && typeof message !== 'string') return { ok: false, status: 400, message: '"message" must be a string' };
+      if (uid !== undefined && uid !== null && typeof uid !== 'string') return { ok: false, status: 400, message: '"uid" must be a string' };
+      return { ok: true, form: { message: text(message), uid: text(uid), token: text(token) } };
+    }
+    case '':
+    case 'text/plain':
+      return { ok: true, form: { message: body.toString('utf8'), uid: undefined, token: undefined } };
+    default:
+      return { ok: false, status: 415, message: 'send multipart/form-data, application/x-www-form-urlencoded, application/json or text/plain' };
+  }
+}

@@ -1,0 +1,12 @@
+export { createHoldpush } from './holdpush';
+export type { CreateHoldpushOptions, Holdpush, PublishOptions, PublishResult, StoreContext, StoreFactory } from './holdpush';
+export { createHoldpushServer } from './http-server';
+export type { HoldpushServer } from './http-server';
+export { createMemoryStore } from './memory-store';
+export type { MemoryStoreOptions } from './memory-store';
+export type { HoldpushOptions, FirstMessage, LogFormat } from './options';
+export { defaultOptions } from './options';
+export type { Stats } from './ops';
+export { StoreUnavailableError, messageId } from './store';
+export type { ChannelInfo, MessageInput, MessageStore, ReadResult, StoreEvents, StoreKind, StoreStats, StoredMessage } from './store';
+export { signJwt, verifyJwt } from './jwt';

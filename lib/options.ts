@@ -1,0 +1,97 @@
+/** Options of `createHoldpush`, their defaults and their validation. */
+
+export type LogFormat = 'text' | 'json' | 'off';
+export type FirstMessage = 'oldest' | 'newest';
+
+export interface HoldpushOptions {
+  /** Seconds a long-poll is held before it is answered empty (minus up to 10% jitter). @defaultValue 30 */
+  holdTimeout: number;
+  /** Seconds between keepalive comments on EventSource streams. @defaultValue 15 */
+  keepalive: number;
+  /** Messages kept per channel. @defaultValue 1000 */
+  buffer: number;
+  /** Seconds a message is kept. @defaultValue 3600 */
+  messageTtl: number;
+  /** Largest message in bytes; more gets 413. @defaultValue 65536 */
+  maxMessage: number;
+  /** Held long-polls and streams at once in this process; more gets 503. @defaultValue 100000 */
+  maxSubscribers: number;
+  /** Channels alive at once in this process; more gets 503. @defaultValue 100000 */
+  maxChannels: number;
+  /** Where a `/sub` request without a position starts. @defaultValue 'oldest' */
+  firstMessage: FirstMessage;
+  /** When set, every publisher needs it as `Authorization: Bearer`. @defaultValue undefined */
+  publishToken: string | undefined;
+  /** When set, subscribers need an HS256 JWT signed with it. @defaultValue undefined */
+  subscribeSecret: string | undefined;
+  /** `Access-Control-Allow-Origin` of every answer. @defaultValue '*' */
+  corsOrigin: string;
+  /** Addresses and CIDRs that may publish without a token. @defaultValue ['127.0.0.0/8', '::1'] */
+  publishAllow: string[];
+  /** Seconds a shutdown may take. @defaultValue 5 */
+  shutdownTimeout: number;
+  /** One request line per finished request. @defaultValue 'text' */
+  log: LogFormat;
+  /** Mount path, e.g. '/push'; '' serves at the root. @defaultValue '' */
+  prefix: string;
+}
+
+export const defaultOptions: Readonly<HoldpushOptions> = {
+  holdTimeout: 30,
+  keepalive: 15,
+  buffer: 1000,
+  messageTtl: 3600,
+  maxMessage: 65536,
+  maxSubscribers: 100000,
+  maxChannels: 100000,
+  firstMessage: 'oldest',
+  publishToken: undefined,
+  subscribeSecret: undefined,
+  corsOrigin: '*',
+  publishAllow: ['127.0.0.0/8', '::1'],
+  shutdownTimeout: 5,
+  log: 'text',
+  prefix: '',
+};
+
+function positive(name: string, value: unknown, integer: boolean): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new TypeError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function optionalText(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`);
+  return value;
+}
+
+/** Fills defaults and checks every option; a programmer's mistake throws a TypeError. */
+export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOptions {
+  const o = { ...defaultOptions, ...stripUndefined(given) };
+  positive('holdTimeout', o.holdTimeout, false);
+  positive('keepalive', o.keepalive, false);
+  positive('buffer', o.buffer, true);
+  positive('messageTtl', o.messageTtl, false);
+  positive('maxMessage', o.maxMessage, true);
+  positive('maxSubscribers', o.maxSubscribers, true);
+  positive('maxChannels', o.maxChannels, true);
+  positive('shutdownTimeout', o.shutdownTimeout, false);
+  if (o.firstMessage !== 'oldest' && o.firstMessage !== 'newest') throw new TypeError("firstMessage must be 'oldest' or 'newest'");
+  if (o.log !== 'text' && o.log !== 'json' && o.log !== 'off') throw new TypeError("log must be 'text', 'json' or 'off'");
+  optionalText('publishToken', o.publishToken);
+  optionalText('subscribeSecret', o.subscribeSecret);
+  if (typeof o.corsOrigin !== 'string' || o.corsOrigin === '' || /[\r\n]/.test(o.corsOrigin)) throw new TypeError('corsOrigin must be a non-empty header value');
+  if (!Array.isArray(o.publishAllow) || o.publishAllow.some((entry) => typeof entry !== 'string')) throw new TypeError('publishAllow must be an array of addresses or CIDRs');
+  if (typeof o.prefix !== 'string' || (o.prefix !== '' && (!o.prefix.startsWith('/') || o.prefix.endsWith('/')))) {
+    throw new TypeError("prefix must be '' or start with '/' and not end with '/' (e.g. '/push')");
+  }
+  return { ...o, publishAllow: [...o.publishAllow] };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [key, entry] of Object.entries(value)) if (entry !== undefined) (out as Record<string, unknown>)[key] = entry;
+  return out;
+}

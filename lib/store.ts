@@ -1,0 +1,111 @@
+/**
+ * The message store: where messages live between publish and delivery.
+ *
+ * One interface for every deployment (one process, a cluster's primary, Redis). Positions are
+ * cursor tokens the store issued; it alone can compare them, so callers treat them as opaque.
+ */
+
+/** What a publisher hands over. */
+export interface MessageInput {
+  data: Buffer;
+  /** The publisher's content type; the store keeps it as given. */
+  contentType: string;
+  /** EventSource event name (`X-EventSource-Event`), when the publisher sent one. */
+  event?: string;
+}
+
+/** A message as stored: immutable once appended. */
+export interface StoredMessage {
+  readonly channel: string;
+  /** Cursor token: unique and strictly increasing in publish order across the deployment. */
+  readonly token: string;
+  /** `"<unix seconds>:<token>"`, the shape of Nchan's `time:tag`. */
+  readonly id: string;
+  /** Publish time in Unix milliseconds. */
+  readonly time: number;
+  readonly contentType: string;
+  readonly event: string | undefined;
+  readonly data: Buffer;
+}
+
+export interface ReadResult {
+  /** Messages strictly after the position, in publish order across the channels read. */
+  readonly messages: StoredMessage[];
+  /** True when a message after the position was dropped, or the position was never issued. */
+  readonly gap: boolean;
+  /**
+   * Where a reader stands after this read when it takes every message returned: the last
+   * message's token, or the store's head when none came back.
+   */
+  readonly head: string;
+  /** More messages remain after `messages` (the limit was reached). */
+  readonly more: boolean;
+}
+
+export interface ChannelInfo {
+  readonly messages: number;
+  readonly lastMessageId: string | undefined;
+  /** Unix milliseconds of the last subscriber request; undefined when none ever came. */
+  readonly requested: number | undefined;
+}
+
+export interface StoreStats {
+  readonly channels: number;
+  readonly bufferBytes: number;
+  readonly expired: number;
+  readonly evicted: number;
+}
+
+export interface StoreEvents {
+  /** A message was appended (by this process or, for shared stores, by any other). */
+  message(message: StoredMessage): void;
+  /** A channel and its buffer were deleted. */
+  deleted(channel: string): void;
+}
+
+export type StoreKind = 'memory' | 'cluster' | 'redis';
+
+export interface MessageStore {
+  readonly kind: StoreKind;
+  /** Appends and tells every watcher before the returned promise settles (for local watchers). */
+  append(channel: string, input: MessageInput): Promise<StoredMessage>;
+  /** Up to `limit` messages after `after` (a token, or null for the oldest held). */
+  read(channels: readonly string[], after: string | null, limit: number): Promise<ReadResult>;
+  /** The position just before the next message, even when no message exists yet. */
+  head(): Promise<string>;
+  /**
+   * True when `token` (a message's) comes strictly after `position` (a token this store gave
+   * out, or one it never issued, which every message follows). Lets a subscriber skip a
+   * message it already read when the wake-up arrives after the read.
+   */
+  follows(token: string, position: string): boolean;
+  /**
+   * Notes that a subscriber asked for these channels, creating them when needed. Resolves to
+   * false, creating nothing, when that would pass the channel limit.
+   */
+  touch(channels: readonly string[]): Promise<boolean>;
+  info(channel: string): Promise<ChannelInfo | null>;
+  /** Deletes a channel and its buffer; false when it did not exist. */
+  delete(channel: string): Promise<boolean>;
+  /** Tells the store that nobody holds this channel any more, so an empty one may be forgotten. */
+  released(channel: string): void;
+  watch(events: StoreEvents): () => void;
+  stats(): StoreStats;
+  close(): Promise<void>;
+}
+
+/** Raised by a store that cannot serve now (Redis down, channel limit): answered with 503. */
+export class StoreUnavailableError extends Error {
+  constructor(
+    readonly code: 'store_unavailable' | 'too_many_channels',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Builds a message id from a publish time (ms) and a token. */
+export function messageId(time: number, token: string): string {
+  return `${Math.floor(time / 1000)}:${token}`;
+}
