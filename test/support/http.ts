@@ -1,0 +1,84 @@
+import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type CreateHoldpushOptions, type Holdpush, createHoldpushServer } from '../../lib/index';
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  text: string;
+  json(): unknown;
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string | number>;
+  body?: string | Buffer;
+  signal?: AbortSignal;
+}
+
+/** One HTTP request on its own connection; resolves with the whole answer. */
+export function request(url: string, options: RequestOptions = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false, signal: options.signal }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const text = body.toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: () => JSON.parse(text) });
+      });
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+export interface Running {
+  readonly url: string;
+  readonly port: number;
+  readonly holdpush: Holdpush;
+  close(): Promise<void>;
+}
+
+/** A real holdpush server on 127.0.0.1, port 0, logging off unless asked. */
+export async function startServer(options: CreateHoldpushOptions = {}): Promise<Running> {
+  const { server, holdpush } = createHoldpushServer({ log: 'off', ...options });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    holdpush,
+    async close() {
+      await holdpush.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Resolves once `check` holds, polling every few ms; rejects after `ms`. */
+export async function until(check: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Waits until the server holds `count` subscribers. */
+export function held(running: Running, count: number): Promise<void> {
+  return until(() => running.holdpush.stats().held.total === count, 5000, `${count} held`);
+}
+
+export function multipart(fields: Record<string, string>): { body: Buffer; type: string } {
+  const boundary = `----holdpush${Math.random().toString(16).slice(2)}`;
+  let text = '';
+  for (const [name, value] of Object.entries(fields)) {
+    text += `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  }
+  text += `--${boundary}--\r\n`;
+  return { body: Buffer.from(text), type: `multipart/form-data; boundary=${boundary}` };
+}
