@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, cliDefaults, helpText, parseCli } from '../lib/config';
+
+function config(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const request = parseCli(argv, env);
+  assert.equal(request.help, false);
+  return (request as Extract<typeof request, { help: false }>).config;
+}
+
+test('defaults are PROTOCOL.md\'s', () => {
+  const c = config([]);
+  assert.deepEqual(
+    { port: c.port, host: c.host, holdTimeout: c.holdTimeout, keepalive: c.keepalive, buffer: c.buffer, messageTtl: c.messageTtl, maxMessage: c.maxMessage, maxSubscribers: c.maxSubscribers, maxChannels: c.maxChannels, firstMessage: c.firstMessage, corsOrigin: c.corsOrigin, publishAllow: c.publishAllow, shutdownTimeout: c.shutdownTimeout, workers: c.workers, log: c.log },
+    { port: 8888, host: '0.0.0.0', holdTimeout: 30, keepalive: 15, buffer: 1000, messageTtl: 3600, maxMessage: 65536, maxSubscribers: 100000, maxChannels: 100000, firstMessage: 'oldest', corsOrigin: '*', publishAllow: ['127.0.0.0/8', '::1'], shutdownTimeout: 5, workers: 1, log: 'text' },
+  );
+  assert.equal(c.publishToken, undefined);
+  assert.equal(c.redis, undefined);
+});
+
+test('flags, --flag=value, environment twins and PORT', () => {
+  const c = config(['--hold-timeout', '0.5', '--buffer=7', '--publish-allow', '10.0.0.0/8, ::1', '--log', 'json'], { HOLDPUSH_MESSAGE_TTL: '12.5', PORT: '9000', HOLDPUSH_HOLD_TIMEOUT: '99' });
+  assert.equal(c.holdTimeout, 0.5, 'a flag wins over its environment twin');
+  assert.equal(c.buffer, 7);
+  assert.deepEqual(c.publishAllow, ['10.0.0.0/8', '::1']);
+  assert.equal(c.log, 'json');
+  assert.equal(c.messageTtl, 12.5);
+  assert.equal(c.port, 9000);
+  assert.equal(config([], { HOLDPUSH_PORT: '1234', PORT: '9000' }).port, 1234);
+  assert.equal(config(['--workers', '0']).workers, 0);
+});
+
+test('anything unknown or bad is a ConfigError with one line', () => {
+  for (const argv of [['--nope', '1'], ['--hold-timeout', 'abc'], ['--hold-timeout', '-1'], ['--buffer', '1.5'], ['--buffer', '0'], ['--port', '70000'], ['--first-message', 'middle'], ['--log', 'loud'], ['--hold-timeout'], ['stray'], ['--publish-allow', ','], ['--publish-token', '']]) {
+    assert.throws(() => parseCli(argv, {}), (error: unknown) => error instanceof ConfigError && !error.message.includes('\n'), argv.join(' '));
+  }
+  assert.throws(() => parseCli([], { HOLDPUSH_KEEPALIVE: 'soon' }), ConfigError);
+});
+
+test('--help lists every flag with its default', () => {
+  assert.deepEqual(parseCli(['--help'], {}), { help: true });
+  const help = helpText();
+  for (const flag of ['port', 'host', 'hold-timeout', 'keepalive', 'buffer', 'message-ttl', 'max-message', 'max-subscribers', 'max-channels', 'first-message', 'publish-token', 'subscribe-secret', 'cors-origin', 'publish-allow', 'shutdown-timeout', 'workers', 'redis', 'log']) {
+    assert.match(help, new RegExp(`--${flag} `));
+  }
+  assert.match(help, /default: 127\.0\.0\.0\/8,::1/);
+  assert.equal(cliDefaults.port, 8888);
+});
