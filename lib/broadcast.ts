@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Hold } from './registry';
 import type { StoredMessage } from './store';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Header pairs every subscriber answer carries (CORS), fixed for a server's life. */
 export type SharedHeaders = readonly string[];

@@ -23,7 +23,7 @@ export async function parseSendForm(contentType: string | undefined, body: Buffe
     case 'multipart/form-data': {
       let data: FormData;
       try {
-        data = await new Response(body, { headers: { 'content-type': contentType as string } }).formData();
+        data = await new Response(body as Uint8Array<ArrayBuffer>, { headers: { 'content-type': contentType as string } }).formData();
       } catch {
         return { ok: false, status: 400, message: 'the multipart body could not be read' };
       }

@@ -18,8 +18,7 @@ function tooLarge(core: Core, res: ServerResponse): void {
 }
 
 /** Channel info in Nchan's text layout (CRLF), or JSON when the client asks for it. */
-function sendInfo(core: Core, req: IncomingMessage, res: ServerResponse, status: number, channel: string, info: ChannelInfo | null): void {
-  const subscribers = core.registry.holders(channel);
+function sendInfo(core: Core, req: IncomingMessage, res: ServerResponse, status: number, channel: string, info: ChannelInfo | null, subscribers = core.registry.holders(channel)): void {
   const messages = info?.messages ?? 0;
   const requested = info?.requested === undefined ? -1 : Math.max(0, Math.floor((Date.now() - info.requested) / 1000));
   const last = info?.lastMessageId ?? '';
@@ -62,7 +61,7 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
       core.error(res, 404, 'not_found', `no channel ${channel}`);
       return;
     }
-    sendInfo(core, req, res, 200, channel, info);
+    sendInfo(core, req, res, 200, channel, info, held);
     return;
   }
   const event = req.headers['x-eventsource-event'];

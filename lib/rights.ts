@@ -25,9 +25,14 @@ function sameSecret(given: string, expected: Buffer): boolean {
   return timingSafeEqual(digest(given), expected);
 }
 
+/**
+ * The token of an `Authorization: Bearer` header; '' for a malformed Bearer header; undefined
+ * when there is none or it uses another scheme (a browser sends `Basic` by itself on a site
+ * behind HTTP auth: the query or form token must still count then).
+ */
 export function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
-  if (header === undefined) return undefined;
+  if (header === undefined || !/^Bearer(?:[ \t]|$)/i.test(header)) return undefined;
   const match = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(header);
   return match === null ? '' : match[1];
 }

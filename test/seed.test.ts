@@ -64,7 +64,7 @@ describe('the original demo: GET /?uid= and POST /send', () => {
     const one = await first;
     await server.holdpush.publish('uid:carol', 'two');
     await server.holdpush.publish('uid:*', 'three (to everyone)');
-    const positions = [
+    const positions: Record<string, string>[] = [
       { 'If-None-Match': one.headers.etag as string },
       { 'Last-Event-ID': `123:${one.headers.etag as string}` },
     ];
