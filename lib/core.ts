@@ -20,8 +20,8 @@ export interface Core {
   readonly rights: Rights;
   /** CORS header pairs of every answer. */
   readonly shared: SharedHeaders;
-  /** Incremented on every store message event: lets a slow read see that it raced one. */
-  readonly generation: () => number;
+  /** The store tells this process of a message before any read can see it (the memory store). */
+  readonly wakesInStep: boolean;
   readonly closing: () => boolean;
   publish(channel: string, input: MessageInput): Promise<Published>;
   encoded(message: StoredMessage): EncodedMessage;

@@ -77,7 +77,6 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   ];
   const streamLimit = Math.max(1024 * 1024, 16 * options.maxMessage);
   const started = Date.now();
-  let generation = 0;
   let published = 0;
   let delivered = 0;
   let closing = false;
@@ -96,9 +95,18 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     maxChannels: options.maxChannels,
     isHeld: (channel) => registry.holders(channel) > 0,
   });
-  // A store that wakes this process after another one wrote may wake it after a read already
-  // returned the message: such holds skip what they have. The memory store wakes in step.
-  const wants = store.kind === 'memory' ? undefined : (token: string) => (hold: Hold) => store.follows(token, hold.position);
+  // The memory store wakes this process inside append, so no read can race a wake-up. Other
+  // stores wake it over the network: a hold skips what it already read, and a pending one
+  // (still confirming its read) is only told that it raced (see subscribe).
+  const wakesInStep = store.kind === 'memory';
+  const wants = wakesInStep
+    ? undefined
+    : (token: string) => (hold: Hold) => {
+        if (!store.follows(token, hold.position)) return false;
+        if (!hold.pending) return true;
+        hold.raced = true;
+        return false;
+      };
 
   function encoded(message: StoredMessage): EncodedMessage {
     let encoding = encodings.get(message);
@@ -111,7 +119,6 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
 
   const unwatch = store.watch({
     message(message) {
-      generation += 1;
       const holds = registry.take(message.channel, wants?.(message.token));
       if (holds.length === 0) return;
       const count = broadcast(encoded(message), holds, streamLimit);
@@ -119,7 +126,6 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       deliveries.set(message, count);
     },
     deleted(channel) {
-      generation += 1;
       for (const hold of registry.take(channel)) {
         registry.release(hold);
         answerGone(core, hold);
@@ -145,7 +151,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     registry,
     rights,
     shared,
-    generation: () => generation,
+    wakesInStep,
     closing: () => closing,
     async publish(channel, input) {
       const message = await store.append(channel, input);

@@ -20,6 +20,9 @@ export interface Hold {
   readonly ifModifiedSince: string | undefined;
   /** Seed face, browser tab: the page to reload at the timeout (its position is added then). */
   readonly reloadUrl: string | undefined;
+  /** Held while its last read may have missed a wake-up: wake-ups only mark it `raced`. */
+  pending: boolean;
+  raced: boolean;
 }
 
 interface Entry {
@@ -47,6 +50,8 @@ export interface Registry {
   add(hold: Hold): void;
   /** Removes a hold; false when it was already gone (so each hold is answered once). */
   release(hold: Hold): boolean;
+  /** Whether the hold is still held (not answered, timed out or gone). */
+  has(hold: Hold): boolean;
   /**
    * The holds of a channel at this moment (those `wants` accepts, when given); long-polls
    * among them are released.
@@ -165,6 +170,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     },
     add,
     release,
+    has: (hold) => (hold.res as HeldResponse)[ENTRY]?.hold === hold,
     take(channel, wants) {
       const set = byChannel.get(channel);
       if (set === undefined) return [];

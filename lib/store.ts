@@ -57,7 +57,10 @@ export interface StoreStats {
 }
 
 export interface StoreEvents {
-  /** A message was appended (by this process or, for shared stores, by any other). */
+  /**
+   * A message was appended (by this process or, for shared stores, by any other). Messages
+   * come in token order, each once: a stream writes them as they come.
+   */
   message(message: StoredMessage): void;
   /** A channel and its buffer were deleted. */
   deleted(channel: string): void;

@@ -10,8 +10,6 @@ import type { ReadResult } from './store';
 const BATCH_LIMIT = 1000;
 /** Messages read at a time while a stream replays. */
 const REPLAY_PAGE = 1000;
-/** Reads repeated when message events keep racing a read (a busy channel); then it holds. */
-const READ_ATTEMPTS = 3;
 
 export type PositionResult = { ok: true; token: string | null; sent: string | null } | { ok: false; sent: string };
 
@@ -41,55 +39,66 @@ export interface Subscription {
 
 /**
  * Answers a subscriber: at once when messages after its position are held, else holds it.
- * A read that raced a new message (seen through the core's generation) is read again, so no
- * message falls between the read and the hold.
+ * With a store that wakes this process over the network, a wake-up may come while a read is
+ * on its way, before the hold exists: such holds start `pending` (a wake-up only marks them
+ * `raced`) and read again until a read saw everything, so no message falls in between.
  */
 export async function subscribe(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscription): Promise<void> {
-  const { store, options } = core;
-  let after = sub.position ?? (sub.newest ? await store.head() : null);
+  const { store, registry, options } = core;
+  const after = sub.position ?? (sub.newest ? await store.head() : null);
   const limit = sub.mode === 'batch' ? BATCH_LIMIT : sub.mode === 'stream' ? REPLAY_PAGE : 1;
-  let streaming = false;
-  let gap = false;
-  let head = '';
-  for (let attempt = 0; ; attempt++) {
-    const seen = core.generation();
-    const result = await store.read(sub.channels, after, limit);
-    if (gone(res)) return;
-    head = result.head;
-    gap ||= result.gap;
-    if (result.messages.length > 0 && sub.mode !== 'stream') {
-      answerNow(core, res, sub.mode, result, gap);
-      return;
-    }
-    if (sub.mode === 'stream') {
-      if (!streaming) {
-        openStream(core, res, gap, sub.sent, result);
-        streaming = true;
-        gap = false;
-      }
+  let result = await store.read(sub.channels, after, limit);
+  if (gone(res)) return;
+  if (sub.mode !== 'stream' && result.messages.length > 0) {
+    answerNow(core, res, sub.mode, result, result.gap);
+    return;
+  }
+  if (sub.mode === 'stream') {
+    openStream(core, res, result.gap, sub.sent, result);
+    for (;;) {
       for (const message of result.messages) res.write(core.encoded(message).sse);
-      after = result.head;
-      if (result.more) continue;
-    } else if (after === null) {
-      after = result.head;
+      if (!result.more) break;
+      result = await store.read(sub.channels, result.head, limit);
+      if (gone(res)) return;
     }
-    if (core.generation() === seen || attempt >= READ_ATTEMPTS) break;
   }
   if (core.closing()) {
     answerShutdown(core, { res, mode: sub.mode });
     return;
   }
-  const jitter = sub.mode === 'stream' ? 0 : options.holdTimeout * 1000 * (1 - Math.random() * 0.1);
-  core.registry.add({
+  const stream = sub.mode === 'stream';
+  const hold: Hold = {
     res,
     mode: sub.mode,
     channels: sub.channels,
-    position: after ?? head,
-    gap,
-    deadline: sub.mode === 'stream' ? 0 : Date.now() + jitter,
+    position: stream ? result.head : (after ?? result.head),
+    gap: !stream && result.gap,
+    deadline: stream ? 0 : Date.now() + options.holdTimeout * 1000 * (1 - Math.random() * 0.1),
     ifModifiedSince: req.headers['if-modified-since'],
     reloadUrl: sub.reloadUrl,
-  });
+    pending: !core.wakesInStep,
+    raced: false,
+  };
+  registry.add(hold);
+  while (hold.pending) {
+    hold.raced = false;
+    let again: ReadResult;
+    try {
+      again = await store.read(sub.channels, hold.position, limit);
+    } catch (error) {
+      if (registry.release(hold)) throw error;
+      return;
+    }
+    if (!registry.has(hold)) return;
+    if (!stream && again.messages.length > 0) {
+      registry.release(hold);
+      answerNow(core, res, sub.mode, again, hold.gap || again.gap);
+      return;
+    }
+    for (const message of again.messages) res.write(core.encoded(message).sse);
+    hold.position = again.head;
+    if (!again.more && !hold.raced) hold.pending = false;
+  }
 }
 
 function answerNow(core: Core, res: ServerResponse, mode: HoldMode, result: ReadResult, gap: boolean): void {
