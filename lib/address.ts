@@ -10,6 +10,8 @@ export interface AddressRule {
 export function parseAddressRule(text: string): AddressRule | null {
   const slash = text.indexOf('/');
   const address = slash < 0 ? text : text.slice(0, slash);
+  // A zone (`fe80::1%eth0`) would be ignored by the match: refuse it rather than widen the rule.
+  if (address.includes('%')) return null;
   const version = isIP(address);
   if (version === 0) return null;
   const max = version === 4 ? 32 : 128;

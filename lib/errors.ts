@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'headers_too_large'
+  | 'expectation_failed'
   | 'too_many_subscribers'
   | 'too_many_channels'
   | 'store_unavailable'

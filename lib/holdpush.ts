@@ -335,6 +335,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     attach(server) {
       function holdpushOnRequest(req: IncomingMessage, res: ServerResponse): void {
         if (!handle(req, res) && server.listenerCount('request') === 1) {
+          logger.request(req, res);
           sendError(res, 404, 'not_found', 'no such route', pairs(shared));
         }
       }

@@ -1,11 +1,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LogFormat } from './options';
 
-/** Query parameters whose values never reach a log line. */
-const SECRET_PARAMS = /([?&](?:token|access_token|jwt)=)[^&]*/gi;
+/** Query parameters whose values never reach a log line (names compared lower-cased). */
+const SECRET_PARAMS = new Set(['token', 'access_token', 'jwt']);
 
+/** The name of one `name=value` query part as URLSearchParams reads it (`%74oken` is `token`). */
+function paramName(part: string): string {
+  for (const name of new URLSearchParams(part).keys()) return name.toLowerCase();
+  return '';
+}
+
+/** The URL with the value of every secret query parameter replaced, however its name is encoded. */
 export function redactPath(url: string): string {
-  return url.replace(SECRET_PARAMS, '$1[redacted]');
+  const mark = url.indexOf('?');
+  if (mark < 0) return url;
+  const parts = url.slice(mark + 1).split('&');
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as string;
+    const eq = part.indexOf('=');
+    if (eq >= 0 && SECRET_PARAMS.has(paramName(part))) parts[i] = `${part.slice(0, eq)}=[redacted]`;
+  }
+  return `${url.slice(0, mark + 1)}${parts.join('&')}`;
 }
 
 export type Write = (line: string) => void;
@@ -24,6 +39,8 @@ export function createLogger(format: LogFormat, write: Write = (line) => process
       const started = Date.now();
       const socket = req.socket;
       const before = socket.bytesWritten;
+      // Read now: a socket that has closed no longer knows its peer.
+      const address = socket.remoteAddress ?? '';
       res.once('close', () => {
         const entry = {
           time: new Date().toISOString(),
@@ -32,7 +49,7 @@ export function createLogger(format: LogFormat, write: Write = (line) => process
           status: res.writableFinished ? res.statusCode : 0,
           bytes: socket.bytesWritten - before,
           ms: Date.now() - started,
-          address: socket.remoteAddress ?? '',
+          address,
         };
         write(format === 'json' ? JSON.stringify(entry) : `${entry.time} ${entry.address} ${entry.method} ${entry.path} ${entry.status || 'aborted'} ${entry.bytes}B ${entry.ms}ms`);
       });

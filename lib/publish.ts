@@ -74,7 +74,7 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
     if (read.tooLarge) tooLarge(core, res);
     return;
   }
-  const contentType = req.headers['content-type'] ?? 'text/plain; charset=utf-8';
+  const contentType = req.headers['content-type'] || 'text/plain; charset=utf-8';
   const { delivered } = await core.publish(channel, { data: read.body, contentType, event });
   sendInfo(core, req, res, delivered > 0 ? 201 : 202, channel, await store.info(channel));
 }

@@ -55,6 +55,10 @@ export async function subscribe(core: Core, req: IncomingMessage, res: ServerRes
   }
   if (sub.mode === 'stream') {
     openStream(core, res, result.gap, sub.sent, result);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     for (;;) {
       for (const message of result.messages) res.write(core.encoded(message).sse);
       if (!result.more) break;
