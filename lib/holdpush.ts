@@ -12,6 +12,7 @@ import { handlePub, handleSend } from './publish';
 import { type Hold, type HoldMode, createRegistry } from './registry';
 import { createRights, refusalHeaders } from './rights';
 import { type RouteContext, createRouter } from './router';
+import type { ClusterStore } from './cluster-store';
 import { createStaticFiles } from './static';
 import type { MessageStore, StoredMessage } from './store';
 import { answerGone, answerShutdown, answerTimeout, readPosition, subscribe } from './subscribe';
@@ -99,6 +100,13 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   // stores wake it over the network: a hold skips what it already read, and a pending one
   // (still confirming its read) is only told that it raced (see subscribe).
   const wakesInStep = store.kind === 'memory';
+  // In a cluster every worker reports its figures, so /stats and /metrics cover them all.
+  const clusterStore = store.kind === 'cluster' && 'totals' in store ? (store as ClusterStore) : undefined;
+  clusterStore?.report(() => ({
+    held: { longpoll: registry.longpolls, stream: registry.streams, total: registry.size },
+    published,
+    delivered,
+  }));
   const wants = wakesInStep
     ? undefined
     : (token: string) => (hold: Hold) => {
@@ -250,11 +258,12 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
 
   function stats(): Stats {
     const storeStats = store.stats();
+    const totals = clusterStore?.totals();
     return {
       uptime: Math.floor((Date.now() - started) / 1000),
-      held: { longpoll: registry.longpolls, stream: registry.streams, total: registry.size },
+      held: totals?.held ?? { longpoll: registry.longpolls, stream: registry.streams, total: registry.size },
       channels: storeStats.channels,
-      messages: { published, delivered, expired: storeStats.expired, evicted: storeStats.evicted },
+      messages: { published: totals?.published ?? published, delivered: totals?.delivered ?? delivered, expired: storeStats.expired, evicted: storeStats.evicted },
       bufferBytes: storeStats.bufferBytes,
       store: store.kind,
     };

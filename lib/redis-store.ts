@@ -449,16 +449,22 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   /** Next sequence number to tell; undefined while the event stream is not in step. */
   let next: number | undefined;
   const pending = new Map<number, StoredMessage>();
-  const recent = new Set<number>();
+  /** Recently told messages by sequence number, to drop duplicates and answer appends. */
+  const recent = new Map<number, StoredMessage>();
   const emittedWaiters = new Map<number, () => void>();
   let holeTimer: NodeJS.Timeout | undefined;
   let lastEmitted: StoredMessage | undefined;
 
   function tell(seq: number, message: StoredMessage): void {
+    const waiter = emittedWaiters.get(seq);
+    if (waiter !== undefined) {
+      emittedWaiters.delete(seq);
+      waiter();
+    }
     if (recent.has(seq)) return;
-    recent.add(seq);
+    recent.set(seq, message);
     if (recent.size > RECENT_LIMIT) {
-      for (const old of recent) {
+      for (const old of recent.keys()) {
         recent.delete(old);
         if (recent.size <= RECENT_LIMIT / 2) break;
       }
@@ -470,11 +476,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       } catch {
         // A watcher's failure is its own; the others still hear.
       }
-    }
-    const waiter = emittedWaiters.get(seq);
-    if (waiter !== undefined) {
-      emittedWaiters.delete(seq);
-      waiter();
     }
   }
 
@@ -589,7 +590,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   const started = (async () => {
     if (ownClient) await client.connect();
+    if (closed) throw new StoreUnavailableError('store_unavailable', 'the store is closed');
     await subscriber.connect();
+    if (closed) {
+      await quit(subscriber);
+      throw new StoreUnavailableError('store_unavailable', 'the store is closed');
+    }
     await subscriber.subscribe(eventsChannel, onEvent, true);
     subscribed = true;
     await resync();
@@ -703,10 +709,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     const seq = seqOfId(id);
     const message = makeMessage(channel, epoch, id, input.contentType, input.event, input.data);
     if (closed) return message;
-    const told = new Promise<void>((resolve) => emittedWaiters.set(seq, resolve));
-    offer(epoch, seq, message);
-    if (emittedWaiters.has(seq)) await told;
-    return message;
+    if (!recent.has(seq)) {
+      const told = new Promise<void>((resolve) => emittedWaiters.set(seq, resolve));
+      offer(epoch, seq, message);
+      if (emittedWaiters.has(seq)) await told;
+    }
+    // Watchers may have heard it from the event stream first: hand back the object they saw.
+    return recent.get(seq) ?? message;
   }
 
   async function readRaw(channels: readonly string[], after: string | null, limit: number): Promise<ReadResult> {
@@ -776,6 +785,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     async head() {
       const reply = (await command(SCRIPTS.head, [newEpochCandidate()])) as unknown[];
       return `${text(reply[0])}-${text(reply[1])}`;
+    },
+    follows(token, position) {
+      const at = parseToken(position);
+      const message = parseToken(token);
+      if (at === null || message === null || at.epoch !== message.epoch) return true;
+      return message.seq > at.seq;
     },
     async touch(channels) {
       const reply = await command(SCRIPTS.touch, [newEpochCandidate(), String(grace), String(maxChannels), ...channels]);

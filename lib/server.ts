@@ -1,7 +1,12 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
+import { runCluster, workerCount } from './cluster';
+import { createClusterStore } from './cluster-store';
 import { type CliConfig, ConfigError, helpText, parseCli } from './config';
+import type { StoreFactory } from './holdpush';
 import { createHoldpushServer } from './http-server';
+import { createRedisStore, loadRedis } from './redis-store';
 
 function fail(message: string): never {
   process.stderr.write(`holdpush: ${message}\n`);
@@ -22,11 +27,19 @@ function readConfig(): CliConfig {
   }
 }
 
+/** Where messages live: Redis when asked, else the primary's sequencer in a cluster worker. */
+function storeFactory(config: CliConfig): StoreFactory | undefined {
+  const url = config.redis;
+  if (url !== undefined) return (context) => createRedisStore({ url, ...context });
+  if (cluster.isWorker) return (context) => createClusterStore({ isHeld: context.isHeld });
+  return undefined;
+}
+
 function start(config: CliConfig): void {
   const { port, host, workers: _workers, redis: _redis, ...options } = config;
   let running: ReturnType<typeof createHoldpushServer>;
   try {
-    running = createHoldpushServer(options);
+    running = createHoldpushServer({ ...options, store: storeFactory(config) });
   } catch (error) {
     if (error instanceof TypeError) fail(error.message);
     throw error;
@@ -62,4 +75,28 @@ function start(config: CliConfig): void {
   process.on('SIGINT', shutdown);
 }
 
-start(readConfig());
+function main(config: CliConfig): void {
+  if (config.redis !== undefined) {
+    if (!/^rediss?:\/\//.test(config.redis)) fail('--redis must be a redis:// or rediss:// URL');
+    try {
+      loadRedis();
+    } catch (error) {
+      fail((error as Error).message);
+    }
+  }
+  const workers = workerCount(config.workers);
+  if (workers > 1 && cluster.isPrimary) {
+    if (config.log !== 'off') process.stdout.write(`holdpush: primary ${process.pid} starting ${workers} workers\n`);
+    const running = runCluster({
+      workers,
+      // With --redis the workers share Redis; otherwise the primary keeps the one sequence.
+      sequencer: config.redis === undefined ? { buffer: config.buffer, messageTtl: config.messageTtl, maxChannels: config.maxChannels } : undefined,
+      shutdownTimeout: config.shutdownTimeout,
+    });
+    void running.done.then((status) => process.exit(status));
+    return;
+  }
+  start(config);
+}
+
+main(readConfig());

@@ -1,0 +1,55 @@
+/**
+ * A holdpush cluster as `--workers N` runs it, for the tests: the primary runs the sequencer
+ * and supervises; each worker serves HTTP on the shared port with the cluster store.
+ *
+ * Environment: HP_PORT (required), HP_WORKERS (2), HP_BUFFER (1000), HP_HOLD (hold timeout, 5).
+ * Besides holdpush's routes, each worker answers `GET /_worker` with
+ * `{"pid": n, "totals": <the cluster's summed figures>}` so that tests can tell workers apart.
+ */
+import cluster from 'node:cluster';
+import { runCluster } from '../../lib/cluster';
+import { type ClusterStore, createClusterStore } from '../../lib/cluster-store';
+import { createHoldpushServer } from '../../lib/http-server';
+
+const port = Number(process.env.HP_PORT);
+const workers = Number(process.env.HP_WORKERS ?? 2);
+const buffer = Number(process.env.HP_BUFFER ?? 1000);
+const holdTimeout = Number(process.env.HP_HOLD ?? 5);
+
+if (cluster.isPrimary) {
+  const running = runCluster({ workers, sequencer: { buffer, messageTtl: 3600, maxChannels: 1000 }, shutdownTimeout: 2, restartDelay: 50 });
+  void running.done.then((status) => {
+    process.stdout.write('primary: done\n');
+    process.exit(status);
+  });
+} else {
+  let store: ClusterStore | undefined;
+  const { server, holdpush } = createHoldpushServer({
+    buffer,
+    holdTimeout,
+    log: 'off',
+    shutdownTimeout: 2,
+    store: (context) => {
+      store = createClusterStore({ isHeld: context.isHeld, reportInterval: 100 });
+      return store;
+    },
+  });
+  server.prependListener('request', (req, res) => {
+    if (req.url !== '/_worker') return;
+    const body = JSON.stringify({ pid: process.pid, totals: store?.totals() ?? null });
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(body);
+  });
+  server.listen(port, '127.0.0.1', () => process.stdout.write(`worker ${process.pid} listening\n`));
+  let stopping = false;
+  process.on('SIGTERM', () => {
+    if (stopping) return;
+    stopping = true;
+    server.close(() => process.exit(0));
+    void holdpush.close().then(() => server.closeIdleConnections());
+    setTimeout(() => {
+      server.closeAllConnections();
+      process.exit(0);
+    }, 2000).unref();
+  });
+}
