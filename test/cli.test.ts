@@ -76,6 +76,7 @@ for (const [what, args, env] of [
   ['a flag with no value', ['--port'], {}],
   ['a bad environment twin', [], { HOLDPUSH_HOLD_TIMEOUT: 'soon' }],
   ['a bad PORT', [], { PORT: 'eighty' }],
+  ['--redis that is not a redis:// URL', ['--redis', 'http://127.0.0.1:6379'], {}],
 ] as const) {
   test(`${what}: exit status 2 with one line on stderr`, T, async () => {
     // Safe flags first, so a bad value that slipped through would still listen on loopback only.
