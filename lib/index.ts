@@ -10,3 +10,5 @@ export type { Stats } from './ops';
 export { StoreUnavailableError, messageId } from './store';
 export type { ChannelInfo, MessageInput, MessageStore, ReadResult, StoreEvents, StoreKind, StoreStats, StoredMessage } from './store';
 export { signJwt, verifyJwt } from './jwt';
+export { createRedisStore } from './redis-store';
+export type { RedisClientLike, RedisStore, RedisStoreOptions } from './redis-store';
