@@ -274,8 +274,18 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     const mark = url.indexOf('?');
     let path = mark < 0 ? url : url.slice(0, mark);
     if (options.prefix !== '') {
-      if (path === options.prefix) path = '/';
-      else if (path.startsWith(`${options.prefix}/`)) path = path.slice(options.prefix.length);
+      if (path === options.prefix) {
+        // The pages link to their files relatively (app.css, holdpush.js, send): at "/push" those
+        // would resolve under "/", outside the mount. Send the page's visitors to "/push/".
+        const method = req.method ?? 'GET';
+        if ((method === 'GET' || method === 'HEAD') && !new URLSearchParams(mark < 0 ? '' : url.slice(mark + 1)).get('uid')) {
+          logger.request(req, res);
+          res.writeHead(308, { Location: `${options.prefix}/${mark < 0 ? '' : url.slice(mark)}`, 'Content-Length': 0, 'Cache-Control': 'no-store' });
+          res.end();
+          return true;
+        }
+        path = '/';
+      } else if (path.startsWith(`${options.prefix}/`)) path = path.slice(options.prefix.length);
       else return false;
     }
     const method = req.method ?? 'GET';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from './body';
 import { type Core, accepts, pairs } from './core';
-import { echo } from './errors';
+import { type ErrorCode, echo } from './errors';
 import { parseSendForm } from './form';
 import { EVERY_UID, isValidName, uidChannel } from './names';
 import { refusalHeaders } from './rights';
@@ -13,8 +13,12 @@ const FORM_OVERHEAD = 16 * 1024;
 /** `X-EventSource-Event`: one line of printable text. */
 const EVENT_NAME = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
 
+function tooLargeText(core: Core): string {
+  return `a message may be at most ${core.options.maxMessage} bytes (--max-message)`;
+}
+
 function tooLarge(core: Core, res: ServerResponse): void {
-  core.error(res, 413, 'payload_too_large', `a message may be at most ${core.options.maxMessage} bytes (--max-message)`, { Connection: 'close' });
+  core.error(res, 413, 'payload_too_large', tooLargeText(core), { Connection: 'close' });
 }
 
 /** Channel info in Nchan's text layout (CRLF), or JSON when the client asks for it. */
@@ -81,34 +85,46 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
 
 /** `POST /send`: the original demo's form, and its script-friendly twins. */
 export async function handleSend(core: Core, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+  // A person who posted the form sees what went wrong on the send page (send.js shows
+  // `error` and `message`), not a JSON body; scripts get the JSON error with its status.
+  let uid = query.get('uid') ?? '';
+  const refuse = (status: number, code: ErrorCode, message: string, headers: Record<string, string | number> = {}): void => {
+    if (!prefersHtml(req)) {
+      core.error(res, status, code, message, headers);
+      return;
+    }
+    const location = `${core.options.prefix}/send?error=${encodeURIComponent(code)}&message=${encodeURIComponent(message)}&uid=${encodeURIComponent(isValidName(uid) ? uid : '')}`;
+    res.writeHead(303, { ...pairs(core.shared), Location: location, 'Content-Length': 0, 'Cache-Control': 'no-store', ...(status === 413 ? { Connection: 'close' } : {}) });
+    res.end();
+  };
   const read = await readBody(req, core.options.maxMessage + FORM_OVERHEAD);
   if (!read.ok) {
-    if (read.tooLarge) tooLarge(core, res);
+    if (read.tooLarge) refuse(413, 'payload_too_large', tooLargeText(core), { Connection: 'close' });
     return;
   }
   const parsed = await parseSendForm(req.headers['content-type'], read.body);
   if (!parsed.ok) {
-    core.error(res, parsed.status, parsed.status === 415 ? 'unsupported_media_type' : 'bad_body', parsed.message);
+    refuse(parsed.status, parsed.status === 415 ? 'unsupported_media_type' : 'bad_body', parsed.message);
     return;
   }
   const { message, token } = parsed.form;
-  const uid = parsed.form.uid || query.get('uid') || '';
+  uid = parsed.form.uid || uid;
   const refusal = core.rights.publish(req, null, token);
   if (refusal !== null) {
-    core.error(res, refusal.status, refusal.code, refusal.message, refusalHeaders(refusal));
+    refuse(refusal.status, refusal.code, refusal.message, refusalHeaders(refusal));
     return;
   }
   if (message === undefined || message === '') {
-    core.error(res, 400, 'missing_message', 'the "message" field is missing or empty');
+    refuse(400, 'missing_message', 'the "message" field is missing or empty');
     return;
   }
   const data = Buffer.from(message, 'utf8');
   if (data.length > core.options.maxMessage) {
-    tooLarge(core, res);
+    refuse(413, 'payload_too_large', tooLargeText(core), { Connection: 'close' });
     return;
   }
   if (uid !== '' && !isValidName(uid)) {
-    core.error(res, 400, 'bad_uid', `not a uid: ${echo(uid)} (1-128 of A-Z a-z 0-9 _ - . @ ~)`);
+    refuse(400, 'bad_uid', `not a uid: ${echo(uid)} (1-128 of A-Z a-z 0-9 _ - . @ ~)`);
     return;
   }
   const published = await core.publish(uid === '' ? EVERY_UID : uidChannel(uid), { data, contentType: 'text/plain; charset=utf-8' });

@@ -244,11 +244,11 @@
         });
       }
       if (st === 204 || st === 408) {
-        // The hold timed out; come back from the same place (or from the head the server names).
-        if (transport !== 'batch') {
-          var head = etagToken(res.headers.get('Etag'));
-          if (head && !position) position = head;
-        }
+        // The hold timed out; come back from the same place, or, with no position yet, from the
+        // head the server names (batch too: asking again with none would start at the newest
+        // message under --first-message newest and skip what came in between).
+        var head = etagToken(res.headers.get('Etag'));
+        if (head && !position) position = head;
         return readText(res).then(function () { failures = 0; return 0; });
       }
       return readText(res).then(function (text) {

@@ -118,7 +118,10 @@ describe('attach(server) and handle(req, res)', () => {
     try {
       assert.equal((await request(`${url}/pushy`)).text, 'app:/pushy');
       assert.equal((await request(`${url}/push/nothing-here`)).text, 'app:/push/nothing-here');
-      assert.equal((await request(`${url}/push`)).status, 200);
+      const bare = await request(`${url}/push?for=7`);
+      assert.equal(bare.status, 308, 'the page at the bare prefix would load its files from outside the mount');
+      assert.equal(bare.headers.location, '/push/?for=7');
+      assert.equal((await request(`${url}/push/`)).status, 200);
       const waiting = request(`${url}/push/?uid=7`);
       await until(() => holdpush.stats().held.total === 1);
       assert.equal((await holdpush.publish('uid:7', 'seven')).delivered, 1);

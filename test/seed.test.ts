@@ -126,6 +126,17 @@ describe('the original demo: GET /?uid= and POST /send', () => {
     assert.match(String(sent.headers.location), /^\/send\?sent=\d+%3A[^&]+&delivered=0&uid=gina$/);
   });
 
+  test('a refused browser form post is sent back to /send with the error shown there', async () => {
+    const form = multipart({ message: '', uid: 'gina' });
+    const sent = await request(`${server.url}/send`, { method: 'POST', headers: { 'Content-Type': form.type, Accept: 'text/html' }, body: form.body });
+    assert.equal(sent.status, 303);
+    const location = new URL(String(sent.headers.location), server.url);
+    assert.equal(location.pathname, '/send');
+    assert.equal(location.searchParams.get('error'), 'missing_message');
+    assert.match(String(location.searchParams.get('message')), /missing or empty/);
+    assert.equal(location.searchParams.get('uid'), 'gina');
+  });
+
   test('bad input gets a precise status and a JSON error', async () => {
     const cases: [string, Parameters<typeof request>[1], number, string][] = [
       ['/?uid=a%20b', {}, 400, 'bad_uid'],
