@@ -9,6 +9,31 @@ export interface SendForm {
 
 export type FormResult = { ok: true; form: SendForm } | { ok: false; status: 400 | 415; message: string };
 
+/** How long the platform's multipart parser may take over a body of at most a few dozen KiB. */
+const PARSE_DEADLINE_MS = 2000;
+
+/**
+ * Whether a multipart body ends with its closing delimiter. Node 18's `formData()` throws
+ * outside its promise (an uncaught exception) on a file part cut short, so such bodies are
+ * refused before it sees them; this checks the framing's last line only, it parses nothing.
+ */
+function closesMultipart(contentType: string, body: Buffer): boolean {
+  const match = /;\s*boundary=(?:"([^"]{1,70})"|([^;\s]{1,70}))/i.exec(contentType);
+  const boundary = match?.[1] ?? match?.[2];
+  if (boundary === undefined) return false;
+  const close = `--${boundary}--`;
+  return body.subarray(0, close.length).toString('latin1') === close || body.includes(`\r\n${close}`, 0, 'latin1');
+}
+
+/** Node 18's `formData()` may never settle on some malformed bodies: give up after a deadline. */
+function withDeadline<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('multipart parse deadline')), PARSE_DEADLINE_MS);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
@@ -21,9 +46,10 @@ export async function parseSendForm(contentType: string | undefined, body: Buffe
   const type = mediaType(contentType);
   switch (type) {
     case 'multipart/form-data': {
+      if (!closesMultipart(contentType as string, body)) return { ok: false, status: 400, message: 'the multipart body is cut short (no closing boundary)' };
       let data: FormData;
       try {
-        data = await new Response(body as Uint8Array<ArrayBuffer>, { headers: { 'content-type': contentType as string } }).formData();
+        data = await withDeadline(new Response(body as Uint8Array<ArrayBuffer>, { headers: { 'content-type': contentType as string } }).formData());
       } catch {
         return { ok: false, status: 400, message: 'the multipart body could not be read' };
       }

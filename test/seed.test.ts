@@ -160,6 +160,18 @@ describe('the original demo: GET /?uid= and POST /send', () => {
     assert.equal(wrongMethod.headers.allow, 'GET, POST, OPTIONS');
   });
 
+  test('broken multipart bodies get 400, never a crash or a hang (Node 18\'s parser does both)', async () => {
+    const part = '--zz\r\nContent-Disposition: form-data; name="message"; filename="a.txt"\r\n';
+    for (const body of [`${part}Content-Type: text/plain\r\n\r\nhello`, `${part}\r\n--zz--\r\n`, '--zz\r\nBroken\r\n\r\nx\r\n--zz--\r\n', 'no framing at all']) {
+      const got = await request(`${server.url}/send`, { method: 'POST', headers: { 'Content-Type': 'multipart/form-data; boundary=zz' }, body });
+      assert.equal(got.status, 400, JSON.stringify(body));
+      assert.ok(['bad_body', 'missing_message'].includes((got.json() as { error: string }).error), got.text);
+    }
+    const file = await request(`${server.url}/send`, { method: 'POST', headers: { 'Content-Type': 'multipart/form-data; boundary="zz"' }, body: `${part}\r\nsent as a file\r\n--zz--\r\n` });
+    assert.equal(file.status, 200, 'a message field sent as a file part still reads');
+    assert.equal((await request(`${server.url}/healthz`)).status, 200);
+  });
+
   test('a message over --max-message gets 413', async () => {
     const small = await startServer({ maxMessage: 10 });
     try {
