@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Child, freePort, runCli, startCli } from './support/f2-cli';
-import { request } from './support/http';
+import { type Child, runCli, startCli } from './support/f2-cli';
+import { freePort, request } from './support/http';
 
 const T = { timeout: 10_000 };
 const LOCAL = ['--host', '127.0.0.1'];

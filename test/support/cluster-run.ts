@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { freePort } from './redis-server';
+import { freePort } from './http';
 
 export interface ClusterRun {
   readonly port: number;
