@@ -103,7 +103,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     const res = hold.res as HeldResponse;
     const entry: Entry = { hold, bucket: -1 };
     res[ENTRY] = entry;
-    res.once('close', resOnClose);
+    res.on('close', resOnClose);
     for (const channel of hold.channels) {
       let set = byChannel.get(channel);
       if (set === undefined) {
