@@ -32,6 +32,9 @@ export function unmapAddress(address: string): string {
   return address;
 }
 
+/** Addresses whose answer is remembered at once (the memory is dropped whole when full). */
+const KNOWN_ADDRESSES = 1024;
+
 /** A set of addresses and networks; throws a TypeError naming the first entry it cannot read. */
 export function createAddressSet(entries: readonly string[]): (address: string | undefined) => boolean {
   const list = new BlockList();
@@ -40,11 +43,17 @@ export function createAddressSet(entries: readonly string[]): (address: string |
     if (rule === null) throw new TypeError(`not an address or CIDR: ${entry}`);
     list.addSubnet(rule.address, rule.prefix, rule.family);
   }
+  // BlockList.check builds address objects on every call; publishers come from few addresses.
+  const known = new Map<string, boolean>();
   return (address) => {
     if (address === undefined) return false;
+    let allowed = known.get(address);
+    if (allowed !== undefined) return allowed;
     const plain = unmapAddress(address);
     const version = isIP(plain);
-    if (version === 0) return false;
-    return list.check(plain, version === 4 ? 'ipv4' : 'ipv6');
+    allowed = version !== 0 && list.check(plain, version === 4 ? 'ipv4' : 'ipv6');
+    if (known.size >= KNOWN_ADDRESSES) known.clear();
+    known.set(address, allowed);
+    return allowed;
   };
 }

@@ -12,16 +12,19 @@ export function httpDate(ms: number): string {
 }
 
 /** A message in the JSON shape of batch answers. */
-function batchItem(message: StoredMessage): object {
+function batchItem(message: StoredMessage): string {
   try {
-    return { id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: utf8.decode(message.data) };
+    return JSON.stringify({ id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: utf8.decode(message.data) });
   } catch {
-    return { id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: message.data.toString('base64'), encoding: 'base64' };
+    return JSON.stringify({ id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: message.data.toString('base64'), encoding: 'base64' });
   }
 }
 
-export function batchBody(messages: readonly StoredMessage[], last: string, gap: boolean): Buffer {
-  return Buffer.from(JSON.stringify({ messages: messages.map(batchItem), last, gap }));
+/** A batch answer's body from its messages' encodings (each message's JSON is built once). */
+export function batchBody(messages: readonly EncodedMessage[], last: string, gap: boolean): Buffer {
+  let items = '';
+  for (const encoded of messages) items += items === '' ? encoded.item : `,${encoded.item}`;
+  return Buffer.from(`{"messages":[${items}],"last":${JSON.stringify(last)},"gap":${gap}}`);
 }
 
 /** One EventSource event: `id`, optional `event`, a `data:` line per body line, blank line. */
@@ -59,6 +62,7 @@ export class EncodedMessage {
   private pollAnswer: Answer | undefined;
   private batchAnswer: Answer | undefined;
   private event: string | undefined;
+  private json: string | undefined;
 
   constructor(
     readonly message: StoredMessage,
@@ -77,8 +81,14 @@ export class EncodedMessage {
 
   /** The batch answer of a subscriber that was waiting: this one message, no gap. */
   get batch(): Answer {
-    this.batchAnswer ??= buildAnswer(this.shared, JSON_TYPE, batchBody([this.message], this.message.id, false), []);
+    this.batchAnswer ??= buildAnswer(this.shared, JSON_TYPE, batchBody([this], this.message.id, false), []);
     return this.batchAnswer;
+  }
+
+  /** The message as an item of a batch answer's `messages`. */
+  get item(): string {
+    this.json ??= batchItem(this.message);
+    return this.json;
   }
 
   get sse(): string {
@@ -95,7 +105,7 @@ export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode:
   }
   const answer =
     mode !== 'batch' ? encoded.poll
-    : gap ? buildAnswer(encoded.shared, JSON_TYPE, batchBody([encoded.message], encoded.message.id, true), [])
+    : gap ? buildAnswer(encoded.shared, JSON_TYPE, batchBody([encoded], encoded.message.id, true), [])
     : encoded.batch;
   res.writeHead(200, gap ? answer.gapHeaders : answer.headers);
   res.end(answer.body);

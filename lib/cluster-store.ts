@@ -276,7 +276,12 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
 export interface ClusterStoreOptions {
   /** Whether a subscriber of this worker holds the channel now. */
   isHeld(channel: string): boolean;
-  /** Milliseconds the primary has to answer. @defaultValue 2000 */
+  /**
+   * Milliseconds the primary has to answer. A primary that is gone fails requests at once (the
+   * IPC channel closes); this bounds a live but stalled one, so it is generous: a busy machine
+   * delays answers that do come, and a publisher told "failed" after its message went out
+   * would publish it twice. @defaultValue 10000
+   */
   timeout?: number;
   /** Milliseconds between this worker's reports (and hold checks). @defaultValue 500 */
   reportInterval?: number;
@@ -306,7 +311,7 @@ const RECENT_LIMIT = 1024;
 
 export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
   const link: PrimaryLink = options.link ?? (process as unknown as PrimaryLink);
-  const timeout = options.timeout ?? 2000;
+  const timeout = options.timeout ?? 10_000;
   const { isHeld } = options;
   const watchers = new Set<StoreEvents>();
   const pending = new Map<number, Pending>();

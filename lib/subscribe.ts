@@ -111,7 +111,7 @@ function answerNow(core: Core, res: ServerResponse, mode: HoldMode, result: Read
     return;
   }
   const last = result.messages[result.messages.length - 1] as ReadResult['messages'][number];
-  const body = batchBody(result.messages, last.id, gap);
+  const body = batchBody(result.messages.map(core.encoded), last.id, gap);
   const headers = ['Content-Type', JSON_TYPE, 'Content-Length', String(body.length), 'Cache-Control', 'no-store', ...core.shared];
   if (gap) headers.push('X-Holdpush-Gap', '1');
   res.writeHead(200, headers);
