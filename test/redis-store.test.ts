@@ -383,7 +383,7 @@ describe('redis store: Redis goes away and comes back', { timeout: 20000 }, () =
   test('with persistence: no acknowledged message is lost, positions stay valid, other servers hear again', async () => {
     const own = await startRedis({ persist: true });
     try {
-      const options = { url: own.url, buffer: 100, messageTtl: 60, maxChannels: 100, isHeld: (c: string) => c === 'p', commandTimeout: 1000 };
+      const options = { url: own.url, buffer: 10_000, messageTtl: 60, maxChannels: 100, isHeld: (c: string) => c === 'p', commandTimeout: 1000 };
       const a = createRedisStore(options);
       const b = createRedisStore(options);
       try {
