@@ -7,7 +7,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Header pairs every subscriber answer carries (CORS), fixed for a server's life. */
 export type SharedHeaders = readonly string[];
 
-export function httpDate(ms: number): string {
+function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
 }
 
@@ -28,7 +28,7 @@ export function batchBody(messages: readonly EncodedMessage[], last: string, gap
 }
 
 /** One EventSource event: `id`, optional `event`, a `data:` line per body line, blank line. */
-export function sseEvent(message: StoredMessage): string {
+function sseEvent(message: StoredMessage): string {
   const event = message.event === undefined ? '' : `event: ${message.event}\n`;
   const data = message.data.toString('utf8').split(/\r\n|\r|\n/).join('\ndata: ');
   return `id: ${message.id}\n${event}data: ${data}\n\n`;

@@ -4,7 +4,7 @@ import { sendError } from './errors';
 import { type CreateHoldpushOptions, type Holdpush, createHoldpush } from './holdpush';
 
 /** Most bytes of request headers; more gets 431. */
-export const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface HoldpushServer {
   readonly server: Server;

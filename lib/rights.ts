@@ -30,7 +30,7 @@ function sameSecret(given: string, expected: Buffer): boolean {
  * when there is none or it uses another scheme (a browser sends `Basic` by itself on a site
  * behind HTTP auth: the query or form token must still count then).
  */
-export function bearerToken(req: IncomingMessage): string | undefined {
+function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   if (header === undefined || !/^Bearer(?:[ \t]|$)/i.test(header)) return undefined;
   const match = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(header);

@@ -1,7 +1,6 @@
-import { request as httpRequest } from 'node:http';
 import type { TestContext } from 'node:test';
 import type { CreateHoldpushOptions } from '../../lib/index';
-import { type Reply, type RequestOptions, type Running, request, startServer } from './http';
+import { type Reply, type RequestOptions, type Running, request, requestRaw, startServer } from './http';
 
 /** A server for one test, closed when the test ends. */
 export async function serve(t: TestContext, options: CreateHoldpushOptions = {}): Promise<Running> {
@@ -43,18 +42,5 @@ export function errorOf(reply: Reply): { error: string; message: string } {
  * WHATWG parser: `/sub/..` and `/sub/%2E%2E` would become `/`).
  */
 export function requestPath(running: Running, path: string, options: RequestOptions = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: running.port, path, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const text = body.toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: () => JSON.parse(text) });
-      });
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
+  return requestRaw(running.port, path, options);
 }

@@ -1,4 +1,4 @@
-import { type IncomingHttpHeaders, createServer, request as httpRequest } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CreateHoldpushOptions, type Holdpush, createHoldpushServer } from '../../lib/index';
 
@@ -19,8 +19,18 @@ export interface RequestOptions {
 
 /** One HTTP request on its own connection; resolves with the whole answer. */
 export function request(url: string, options: RequestOptions = {}): Promise<Reply> {
+  return send(url, options);
+}
+
+/** The same, to 127.0.0.1:`port` with `path` sent exactly as given (no URL normalisation). */
+export function requestRaw(port: number, path: string, options: RequestOptions = {}): Promise<Reply> {
+  return send({ host: '127.0.0.1', port, path }, options);
+}
+
+function send(target: string | { host: string; port: number; path: string }, options: RequestOptions): Promise<Reply> {
+  const settings = { method: options.method ?? 'GET', headers: options.headers, agent: false, signal: options.signal };
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false, signal: options.signal }, (res) => {
+    const onResponse = (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
@@ -29,7 +39,8 @@ export function request(url: string, options: RequestOptions = {}): Promise<Repl
         const text = body.toString('utf8');
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: () => JSON.parse(text) });
       });
-    });
+    };
+    const req = typeof target === 'string' ? httpRequest(target, settings, onResponse) : httpRequest({ ...target, ...settings }, onResponse);
     req.on('error', reject);
     req.end(options.body);
   });
