@@ -1,8 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import type { Hold } from './registry';
 import type { StoredMessage } from './store';
+import { Prebuilt } from './wire';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Header pairs every subscriber answer carries (CORS), fixed for a server's life. */
 export type SharedHeaders = readonly string[];
@@ -20,11 +23,12 @@ function batchItem(message: StoredMessage): string {
   }
 }
 
-/** A batch answer's body from its messages' encodings (each message's JSON is built once). */
-export function batchBody(messages: readonly EncodedMessage[], last: string, gap: boolean): Buffer {
+/** A batch answer from its messages' encodings (each message's JSON is built once). */
+export function batchAnswer(shared: SharedHeaders, messages: readonly EncodedMessage[], last: string, gap: boolean): Prebuilt {
   let items = '';
   for (const encoded of messages) items += items === '' ? encoded.item : `,${encoded.item}`;
-  return Buffer.from(`{"messages":[${items}],"last":${JSON.stringify(last)},"gap":${gap}}`);
+  const body = `{"messages":[${items}],"last":${JSON.stringify(last)},"gap":${gap}}`;
+  return new Prebuilt(200, answerHeaders(shared, JSON_TYPE, Buffer.byteLength(body), [], gap), body);
 }
 
 /** One EventSource event: `id`, optional `event`, a `data:` line per body line, blank line. */
@@ -34,24 +38,18 @@ function sseEvent(message: StoredMessage): string {
   return `id: ${message.id}\n${event}data: ${data}\n\n`;
 }
 
-interface Answer {
-  readonly headers: string[];
-  readonly gapHeaders: string[];
-  readonly body: Buffer;
-}
-
-export const JSON_TYPE = 'application/json; charset=utf-8';
-
-function buildAnswer(shared: SharedHeaders, contentType: string, body: Buffer, extra: readonly string[]): Answer {
+/** A 200 answer's headers; a gap adds `X-Holdpush-Gap`. */
+function answerHeaders(shared: SharedHeaders, contentType: string, length: number, extra: readonly string[], gap: boolean): string[] {
   const headers = [
     'Content-Type', contentType,
-    'Content-Length', String(body.length),
+    'Content-Length', String(length),
     ...extra,
     'Cache-Control', 'no-store',
     'X-Content-Type-Options', 'nosniff',
     ...shared,
   ];
-  return { headers, gapHeaders: [...headers, 'X-Holdpush-Gap', '1'], body };
+  if (gap) headers.push('X-Holdpush-Gap', '1');
+  return headers;
 }
 
 /**
@@ -59,8 +57,9 @@ function buildAnswer(shared: SharedHeaders, contentType: string, body: Buffer, e
  * the one-message long-poll answer (seed and poll), the batch answer, the stream event.
  */
 export class EncodedMessage {
-  private pollAnswer: Answer | undefined;
-  private batchAnswer: Answer | undefined;
+  private pollAnswer: Prebuilt | undefined;
+  private pollGapAnswer: Prebuilt | undefined;
+  private batchAnswer: Prebuilt | undefined;
   private event: string | undefined;
   private json: string | undefined;
 
@@ -69,19 +68,26 @@ export class EncodedMessage {
     readonly shared: SharedHeaders,
   ) {}
 
-  get poll(): Answer {
-    const { message } = this;
-    this.pollAnswer ??= buildAnswer(this.shared, message.contentType, message.data, [
-      'Etag', message.token,
-      'Last-Modified', httpDate(message.time),
-      'Vary', 'If-None-Match, If-Modified-Since',
-    ]);
+  /** The one-message answer of a long-poll (seed and poll faces). */
+  poll(gap: boolean): Prebuilt {
+    if (gap) {
+      this.pollGapAnswer ??= this.buildPoll(true);
+      return this.pollGapAnswer;
+    }
+    this.pollAnswer ??= this.buildPoll(false);
     return this.pollAnswer;
   }
 
-  /** The batch answer of a subscriber that was waiting: this one message, no gap. */
-  get batch(): Answer {
-    this.batchAnswer ??= buildAnswer(this.shared, JSON_TYPE, batchBody([this], this.message.id, false), []);
+  private buildPoll(gap: boolean): Prebuilt {
+    const { message } = this;
+    const extra = ['Etag', message.token, 'Last-Modified', httpDate(message.time), 'Vary', 'If-None-Match, If-Modified-Since'];
+    return new Prebuilt(200, answerHeaders(this.shared, message.contentType, message.data.length, extra, gap), message.data);
+  }
+
+  /** The batch answer of a subscriber that was waiting: this one message. */
+  batch(gap: boolean): Prebuilt {
+    if (gap) return batchAnswer(this.shared, [this], this.message.id, true);
+    this.batchAnswer ??= batchAnswer(this.shared, [this], this.message.id, false);
     return this.batchAnswer;
   }
 
@@ -103,12 +109,7 @@ export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode:
     res.write(encoded.sse);
     return;
   }
-  const answer =
-    mode !== 'batch' ? encoded.poll
-    : gap ? buildAnswer(encoded.shared, JSON_TYPE, batchBody([encoded], encoded.message.id, true), [])
-    : encoded.batch;
-  res.writeHead(200, gap ? answer.gapHeaders : answer.headers);
-  res.end(answer.body);
+  (mode === 'batch' ? encoded.batch(gap) : encoded.poll(gap)).writeTo(res);
 }
 
 /**

@@ -53,7 +53,11 @@ export function accepts(req: IncomingMessage, type: string): boolean {
   return accept !== undefined && accept.toLowerCase().includes(type);
 }
 
-/** Whether the client is gone (nothing it could be answered on). */
+/**
+ * Whether the client is gone (nothing it could be answered on). The request's socket, not
+ * the response's: a pipelined request's response gets its socket only when the answers
+ * before it are done.
+ */
 export function gone(res: ServerResponse): boolean {
-  return res.destroyed || res.writableEnded || res.socket === null || res.socket.destroyed;
+  return res.destroyed || res.writableEnded || res.req.socket.destroyed;
 }

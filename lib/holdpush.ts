@@ -5,7 +5,7 @@ import { type Core, type Published, accepts, failWith, pairs } from './core';
 import { type ErrorCode, echo, sendError } from './errors';
 import { createLogger, type Write } from './log';
 import { createMemoryStore } from './memory-store';
-import { EVERY_UID, isValidName, parseChannelList, uidChannel } from './names';
+import { EVERY_UID, isValidEventName, isValidName, parseChannelList, uidChannel } from './names';
 import { type Stats, prometheus } from './ops';
 import { type HoldpushOptions, resolveOptions } from './options';
 import { handlePub, handleSend } from './publish';
@@ -62,6 +62,9 @@ export interface Holdpush {
   /** Answers every held request (503, streams end) and stops; idempotent. */
   close(): Promise<void>;
 }
+
+/** What node:http accepts in a header value (a publisher's own come through its parser). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Headers a subscriber may send cross-origin (PROTOCOL.md: `Etag` for NchanSubscriber.js). */
 const ALLOW_HEADERS = 'If-None-Match, If-Modified-Since, Etag, Last-Event-ID, Content-Type, Cache-Control, Authorization, X-EventSource-Event';
@@ -343,8 +346,12 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     }
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     if (bytes.length > options.maxMessage) return Promise.reject(new RangeError(`a message may be at most ${options.maxMessage} bytes`));
+    const { contentType = 'text/plain; charset=utf-8', event } = publishOptions;
+    // Both reach the wire as they are: a header value, and a line of an EventSource event.
+    if (!HEADER_VALUE.test(contentType)) return Promise.reject(new TypeError(`not a header value: ${echo(contentType)}`));
+    if (event !== undefined && !isValidEventName(event)) return Promise.reject(new TypeError(`not an event name: ${echo(event)}`));
     return core
-      .publish(channel, { data: bytes, contentType: publishOptions.contentType ?? 'text/plain; charset=utf-8', event: publishOptions.event })
+      .publish(channel, { data: bytes, contentType, event })
       .then((result) => ({ id: result.message.id, delivered: result.delivered }));
   }
 

@@ -6,6 +6,13 @@ const TOKEN = /^[0-9A-Za-z._~-]{1,512}$/;
 /** Most channels one subscription may span. */
 export const MAX_CHANNELS_PER_SUBSCRIPTION = 16;
 
+/** An EventSource event name (`X-EventSource-Event`): one line of printable text. */
+const EVENT_NAME = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
+
+export function isValidEventName(name: string): boolean {
+  return EVENT_NAME.test(name);
+}
+
 export function isValidName(name: string): boolean {
   return NAME.test(name) && name !== '.' && name !== '..';
 }
@@ -38,6 +45,7 @@ export function parsePosition(text: string): ParsedPosition {
 
 /** Splits `/sub/a,b` channel lists; null when any name is invalid or there are too many. */
 export function parseChannelList(text: string): string[] | null {
+  if (!text.includes(',')) return isValidName(text) ? [text] : null;
   const names = text.split(',');
   if (names.length > MAX_CHANNELS_PER_SUBSCRIPTION) return null;
   for (const name of names) if (!isValidName(name)) return null;

@@ -3,15 +3,13 @@ import { readBody } from './body';
 import { type Core, accepts, pairs } from './core';
 import { type ErrorCode, echo } from './errors';
 import { parseSendForm } from './form';
-import { EVERY_UID, isValidName, uidChannel } from './names';
+import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
 import { refusalHeaders } from './rights';
 import type { ChannelInfo } from './store';
+import { Prebuilt } from './wire';
 
 /** Room for multipart framing and the other fields around a message of the largest size. */
 const FORM_OVERHEAD = 16 * 1024;
-
-/** `X-EventSource-Event`: one line of printable text. */
-const EVENT_NAME = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
 
 function tooLargeText(core: Core): string {
   return `a message may be at most ${core.options.maxMessage} bytes (--max-message)`;
@@ -36,8 +34,7 @@ function sendInfo(core: Core, req: IncomingMessage, res: ServerResponse, status:
     type = 'text/plain; charset=utf-8';
     body = `queued messages: ${messages}\r\nlast requested: ${requested} sec. ago\r\nactive subscribers: ${subscribers}\r\nlast message id: ${last}\r\n`;
   }
-  res.writeHead(status, ['Content-Type', type, 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store', ...core.shared]);
-  res.end(body);
+  new Prebuilt(status, ['Content-Type', type, 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store', ...core.shared], body).writeTo(res);
 }
 
 /** `/pub/<channel>`: publish (POST, PUT), info (GET), delete (DELETE). */
@@ -69,7 +66,7 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
     return;
   }
   const event = req.headers['x-eventsource-event'];
-  if (event !== undefined && (typeof event !== 'string' || !EVENT_NAME.test(event))) {
+  if (event !== undefined && (typeof event !== 'string' || !isValidEventName(event))) {
     core.error(res, 400, 'bad_request', 'X-EventSource-Event must be one line of printable ASCII, at most 128 characters');
     return;
   }

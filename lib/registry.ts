@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * How a held response is answered: `seed` is the original demo's `/?uid=`, `poll` Nchan's
@@ -32,6 +32,7 @@ interface Entry {
 
 const ENTRY = Symbol('holdpush.entry');
 type HeldResponse = ServerResponse & { [ENTRY]?: Entry };
+type HeldRequest = IncomingMessage & { [ENTRY]?: Entry };
 
 export interface RegistryOptions {
   /** Called with a long-poll whose deadline passed, after it left the registry. */
@@ -78,7 +79,7 @@ export function createRegistry(options: RegistryOptions): Registry {
   let timer: NodeJS.Timeout | undefined;
   let swept = 0;
 
-  function resOnClose(this: HeldResponse): void {
+  function onClose(this: HeldResponse | HeldRequest): void {
     const entry = this[ENTRY];
     if (entry !== undefined) release(entry.hold);
   }
@@ -103,7 +104,14 @@ export function createRegistry(options: RegistryOptions): Registry {
     const res = hold.res as HeldResponse;
     const entry: Entry = { hold, bucket: -1 };
     res[ENTRY] = entry;
-    res.on('close', resOnClose);
+    res.on('close', onClose);
+    // A response queued behind another on a pipelined connection has no socket yet, and
+    // before Node 24 it gets no 'close' if the connection goes: its request does.
+    if (res.socket === null) {
+      const req = res.req as HeldRequest;
+      req[ENTRY] = entry;
+      req.on('close', onClose);
+    }
     for (const channel of hold.channels) {
       let set = byChannel.get(channel);
       if (set === undefined) {
@@ -136,7 +144,12 @@ export function createRegistry(options: RegistryOptions): Registry {
     const entry = res[ENTRY];
     if (entry === undefined || entry.hold !== hold) return false;
     res[ENTRY] = undefined;
-    res.removeListener('close', resOnClose);
+    res.removeListener('close', onClose);
+    const req = res.req as HeldRequest;
+    if (req[ENTRY] !== undefined) {
+      req[ENTRY] = undefined;
+      req.removeListener('close', onClose);
+    }
     size -= 1;
     if (hold.mode === 'stream') streams.delete(hold);
     else {

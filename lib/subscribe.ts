@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { JSON_TYPE, batchBody, writeMessage } from './broadcast';
+import { JSON_TYPE, batchAnswer, writeMessage } from './broadcast';
 import { type Core, gone } from './core';
 import { errorBody } from './errors';
 import { parsePosition } from './names';
@@ -111,11 +111,7 @@ function answerNow(core: Core, res: ServerResponse, mode: HoldMode, result: Read
     return;
   }
   const last = result.messages[result.messages.length - 1] as ReadResult['messages'][number];
-  const body = batchBody(result.messages.map(core.encoded), last.id, gap);
-  const headers = ['Content-Type', JSON_TYPE, 'Content-Length', String(body.length), 'Cache-Control', 'no-store', ...core.shared];
-  if (gap) headers.push('X-Holdpush-Gap', '1');
-  res.writeHead(200, headers);
-  res.end(body);
+  batchAnswer(core.shared, result.messages.map(core.encoded), last.id, gap).writeTo(res);
 }
 
 function openStream(core: Core, res: ServerResponse, gap: boolean, sent: string | null, first: ReadResult): void {

@@ -1,0 +1,81 @@
+import { STATUS_CODES, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
+
+/**
+ * node:http's serialised head of an outgoing message. OutgoingMessage builds it in
+ * `writeHead` and writes it before the first body bytes; `headersSent` is `!!_header`.
+ */
+type Outgoing = ServerResponse & { _header?: string | null };
+
+/** Bodies up to this size ride inside the head string: one socket write, no Buffer per response. */
+const INLINE_BODY_LIMIT = 16 * 1024;
+
+let dateSecond = -1;
+let dateLine = '';
+
+/** `Date: ...\r\n` for the current second (node:http caches its own the same way). */
+function currentDateLine(second: number): string {
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateLine = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
+  }
+  return dateLine;
+}
+
+/**
+ * A complete answer (status, headers, body) serialised by holdpush itself, and written to one
+ * response or to many. `writeHead` would re-validate and re-serialise the same header block for
+ * every response, and write head and body as two chunks. Here the block is built once per
+ * second (its `Date`) and handed to node:http as the response's head, so node's own keep-alive,
+ * pipelining and 'finish' bookkeeping still run, and head and body leave in one write.
+ * Responses that node:http must shape itself (HEAD, a closing connection, headers set by an
+ * embedding app) take `writeHead`.
+ */
+export class Prebuilt {
+  private head = '';
+  /** The head with a small binary body appended as latin1 (byte for byte). */
+  private whole = '';
+  private second = -1;
+
+  /** A string body is sent as UTF-8. */
+  constructor(
+    readonly status: number,
+    readonly headers: readonly string[],
+    readonly body: Buffer | string,
+  ) {
+    // What writeHead would refuse (a CR or LF in a publisher's content type) must not reach the wire.
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      validateHeaderName(headers[i] as string);
+      validateHeaderValue(headers[i] as string, headers[i + 1] as string);
+    }
+  }
+
+  private serialise(second: number): void {
+    let head = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? ''}\r\n`;
+    for (let i = 0; i + 1 < this.headers.length; i += 2) head += `${this.headers[i] as string}: ${this.headers[i + 1] as string}\r\n`;
+    this.head = `${head}${currentDateLine(second)}Connection: keep-alive\r\n\r\n`;
+    const { body } = this;
+    this.whole = typeof body !== 'string' && body.length <= INLINE_BODY_LIMIT ? this.head + body.toString('latin1') : '';
+    this.second = second;
+  }
+
+  writeTo(res: ServerResponse): void {
+    const out = res as Outgoing;
+    const { body } = this;
+    if (out._header !== null || !res.shouldKeepAlive || res.req.method === 'HEAD' || res.getHeaderNames().length !== 0) {
+      res.writeHead(this.status, this.headers as string[]);
+      res.end(body);
+      return;
+    }
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.second) this.serialise(second);
+    res.statusCode = this.status;
+    if (this.whole !== '') {
+      out._header = this.whole;
+      res.end();
+      return;
+    }
+    out._header = this.head;
+    if (typeof body === 'string') res.end(body, 'utf8');
+    else res.end(body);
+  }
+}
