@@ -11,7 +11,7 @@ import { type HoldpushOptions, resolveOptions } from './options';
 import { handlePub, handleSend } from './publish';
 import { type Hold, type HoldMode, createRegistry } from './registry';
 import { createRights, refusalHeaders } from './rights';
-import { type RouteContext, createRouter } from './router';
+import { type Query, type RouteContext, createRouter } from './router';
 import type { ClusterStore } from './cluster-store';
 import { createStaticFiles } from './static';
 import type { MessageStore, StoredMessage } from './store';
@@ -65,6 +65,8 @@ export interface Holdpush {
 
 /** What node:http accepts in a header value (a publisher's own come through its parser). */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+const NO_QUERY: Query = new URLSearchParams();
 
 /** Headers a subscriber may send cross-origin (PROTOCOL.md: `Etag` for NchanSubscriber.js). */
 const ALLOW_HEADERS = 'If-None-Match, If-Modified-Since, Etag, Last-Event-ID, Content-Type, Cache-Control, Authorization, X-EventSource-Event';
@@ -174,7 +176,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     error,
   };
 
-  function startSubscription(req: IncomingMessage, res: ServerResponse, channels: readonly string[], mode: HoldMode, query: URLSearchParams, newest: boolean, reloadUrl?: string): void {
+  function startSubscription(req: IncomingMessage, res: ServerResponse, channels: readonly string[], mode: HoldMode, query: Query, newest: boolean, reloadUrl?: string): void {
     const position = readPosition(req, query);
     if (!position.ok) {
       error(res, 400, 'bad_position', `not a position: ${echo(position.sent)} (a message id "<seconds>:<token>" or a token)`);
@@ -194,7 +196,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       .catch((failure: unknown) => core.fail(res, failure));
   }
 
-  function refuseSubscriber(req: IncomingMessage, res: ServerResponse, names: readonly string[], query: URLSearchParams): boolean {
+  function refuseSubscriber(req: IncomingMessage, res: ServerResponse, names: readonly string[], query: Query): boolean {
     const refusal = rights.subscribe(req, names, query.get('token'));
     if (refusal === null) return false;
     error(res, refusal.status, refusal.code, refusal.message, refusalHeaders(refusal));
@@ -219,7 +221,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       if (refuseSubscriber(req, res, [`uid:${uid}`], query)) return;
       let reloadUrl: string | undefined;
       if (accepts(req, 'text/html')) {
-        const again = new URLSearchParams(query);
+        const again = new URLSearchParams(query.toString());
         again.delete('last_event_id');
         reloadUrl = `${options.prefix}/?${again.toString()}`;
       }
@@ -239,7 +241,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
         return;
       }
       if (refuseSubscriber(req, res, channels, query)) return;
-      const mode = accepts(req, 'text/event-stream') ? 'stream' : accepts(req, 'application/json') ? 'batch' : 'poll';
+      const accept = req.headers.accept?.toLowerCase() ?? '';
+      const mode = accept.includes('text/event-stream') ? 'stream' : accept.includes('application/json') ? 'batch' : 'poll';
       startSubscription(req, res, channels, mode, query, options.firstMessage === 'newest');
     })
     .on('GET', '/healthz', (_req, res) => {
@@ -326,7 +329,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
         return true;
       }
     }
-    const context: RouteContext = { path, param, query: new URLSearchParams(mark < 0 ? '' : url.slice(mark + 1)) };
+    const context: RouteContext = { path, param, query: mark < 0 ? NO_QUERY : new URLSearchParams(url.slice(mark + 1)) };
     try {
       match.handler(req, res, context);
     } catch (failure) {

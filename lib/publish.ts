@@ -5,6 +5,7 @@ import { type ErrorCode, echo } from './errors';
 import { parseSendForm } from './form';
 import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
 import { refusalHeaders } from './rights';
+import type { Query } from './router';
 import type { ChannelInfo } from './store';
 import { Prebuilt } from './wire';
 
@@ -81,7 +82,7 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
 }
 
 /** `POST /send`: the original demo's form, and its script-friendly twins. */
-export async function handleSend(core: Core, req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
+export async function handleSend(core: Core, req: IncomingMessage, res: ServerResponse, query: Query): Promise<void> {
   // A person who posted the form sees what went wrong on the send page (send.js shows
   // `error` and `message`), not a JSON body; scripts get the JSON error with its status.
   let uid = query.get('uid') ?? '';

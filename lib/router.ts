@@ -6,8 +6,11 @@ export interface RouteContext {
   readonly path: string;
   /** For a prefix route (`/pub/`), the rest of the path, decoded; '' for exact routes. */
   readonly param: string;
-  readonly query: URLSearchParams;
+  readonly query: Query;
 }
+
+/** A request's query, read-only: requests without one share a single empty instance. */
+export type Query = Pick<URLSearchParams, 'get' | 'toString'>;
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, context: RouteContext) => void;
 

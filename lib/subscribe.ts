@@ -4,6 +4,7 @@ import { type Core, gone } from './core';
 import { errorBody } from './errors';
 import { parsePosition } from './names';
 import type { Hold, HoldMode } from './registry';
+import type { Query } from './router';
 import type { ReadResult } from './store';
 
 /** Messages one batch answer carries at most. */
@@ -14,7 +15,7 @@ const REPLAY_PAGE = 1000;
 export type PositionResult = { ok: true; token: string | null; sent: string | null } | { ok: false; sent: string };
 
 /** The first position named, in PROTOCOL.md's order; a malformed one is an error, not ignored. */
-export function readPosition(req: IncomingMessage, query: URLSearchParams): PositionResult {
+export function readPosition(req: IncomingMessage, query: Query): PositionResult {
   const candidates = [req.headers['if-none-match'], req.headers['last-event-id'], query.get('last_event_id'), req.headers.etag];
   for (const candidate of candidates) {
     if (typeof candidate !== 'string' || candidate.trim() === '') continue;
