@@ -31,9 +31,9 @@ function currentDateLine(second: number): string {
  * embedding app) take `writeHead`.
  */
 export class Prebuilt {
-  private head = '';
-  /** The head with a small binary body appended as latin1 (byte for byte). */
-  private whole = '';
+  /** The serialised head; with a small binary body, the body too (latin1: byte for byte). */
+  private wire = '';
+  private readonly inline: boolean;
   private second = -1;
 
   /** A string body is sent as UTF-8. */
@@ -47,14 +47,14 @@ export class Prebuilt {
       validateHeaderName(headers[i] as string);
       validateHeaderValue(headers[i] as string, headers[i + 1] as string);
     }
+    this.inline = typeof body !== 'string' && body.length <= INLINE_BODY_LIMIT;
   }
 
   private serialise(second: number): void {
     let head = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? ''}\r\n`;
     for (let i = 0; i + 1 < this.headers.length; i += 2) head += `${this.headers[i] as string}: ${this.headers[i + 1] as string}\r\n`;
-    this.head = `${head}${currentDateLine(second)}Connection: keep-alive\r\n\r\n`;
-    const { body } = this;
-    this.whole = typeof body !== 'string' && body.length <= INLINE_BODY_LIMIT ? this.head + body.toString('latin1') : '';
+    head += `${currentDateLine(second)}Connection: keep-alive\r\n\r\n`;
+    this.wire = this.inline ? head + (this.body as Buffer).toString('latin1') : head;
     this.second = second;
   }
 
@@ -69,13 +69,9 @@ export class Prebuilt {
     const second = Math.floor(Date.now() / 1000);
     if (second !== this.second) this.serialise(second);
     res.statusCode = this.status;
-    if (this.whole !== '') {
-      out._header = this.whole;
-      res.end();
-      return;
-    }
-    out._header = this.head;
-    if (typeof body === 'string') res.end(body, 'utf8');
+    out._header = this.wire;
+    if (this.inline) res.end();
+    else if (typeof body === 'string') res.end(body, 'utf8');
     else res.end(body);
   }
 }
