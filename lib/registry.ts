@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 /**
  * How a held response is answered: `seed` is the original demo's `/?uid=`, `poll` Nchan's
@@ -30,9 +31,9 @@ interface Entry {
   bucket: number;
 }
 
-const ENTRY = Symbol('holdpush.entry');
-type HeldResponse = ServerResponse & { [ENTRY]?: Entry };
-type HeldRequest = IncomingMessage & { [ENTRY]?: Entry };
+const ENTRIES = Symbol('holdpush.entries');
+/** A connection with held requests: usually one, more when the client pipelines. */
+type HoldingSocket = Socket & { [ENTRIES]?: Entry[] };
 
 export interface RegistryOptions {
   /** Called with a long-poll whose deadline passed, after it left the registry. */
@@ -79,9 +80,25 @@ export function createRegistry(options: RegistryOptions): Registry {
   let timer: NodeJS.Timeout | undefined;
   let swept = 0;
 
-  function onClose(this: HeldResponse | HeldRequest): void {
-    const entry = this[ENTRY];
-    if (entry !== undefined) release(entry.hold);
+  // One 'close' listener per connection, not per held request: a keep-alive connection that
+  // re-polls costs no listener churn, and a request queued behind another on a pipelined
+  // connection (whose response has no socket yet) is covered too.
+  const sockets = new Set<HoldingSocket>();
+
+  function socketOnClose(this: HoldingSocket): void {
+    sockets.delete(this);
+    const entries = this[ENTRIES];
+    if (entries === undefined) return;
+    this[ENTRIES] = undefined;
+    for (const entry of entries) forget(entry);
+  }
+
+  /** The entry of a hold while it is held, and its index in its connection's list. */
+  function find(hold: Hold): { entries: Entry[]; index: number } | undefined {
+    const entries = (hold.res.req.socket as HoldingSocket)[ENTRIES];
+    if (entries === undefined) return undefined;
+    for (let index = 0; index < entries.length; index++) if ((entries[index] as Entry).hold === hold) return { entries, index };
+    return undefined;
   }
 
   function tick(): void {
@@ -101,16 +118,16 @@ export function createRegistry(options: RegistryOptions): Registry {
   }
 
   function add(hold: Hold): void {
-    const res = hold.res as HeldResponse;
     const entry: Entry = { hold, bucket: -1 };
-    res[ENTRY] = entry;
-    res.on('close', onClose);
-    // A response queued behind another on a pipelined connection has no socket yet, and
-    // before Node 24 it gets no 'close' if the connection goes: its request does.
-    if (res.socket === null) {
-      const req = res.req as HeldRequest;
-      req[ENTRY] = entry;
-      req.on('close', onClose);
+    const socket = hold.res.req.socket as HoldingSocket;
+    const entries = socket[ENTRIES];
+    if (entries !== undefined) entries.push(entry);
+    else {
+      socket[ENTRIES] = [entry];
+      if (!sockets.has(socket)) {
+        sockets.add(socket);
+        socket.on('close', socketOnClose);
+      }
     }
     for (const channel of hold.channels) {
       let set = byChannel.get(channel);
@@ -140,16 +157,19 @@ export function createRegistry(options: RegistryOptions): Registry {
   }
 
   function release(hold: Hold): boolean {
-    const res = hold.res as HeldResponse;
-    const entry = res[ENTRY];
-    if (entry === undefined || entry.hold !== hold) return false;
-    res[ENTRY] = undefined;
-    res.removeListener('close', onClose);
-    const req = res.req as HeldRequest;
-    if (req[ENTRY] !== undefined) {
-      req[ENTRY] = undefined;
-      req.removeListener('close', onClose);
-    }
+    const found = find(hold);
+    if (found === undefined) return false;
+    const { entries, index } = found;
+    const entry = entries[index] as Entry;
+    if (entries.length === 1) (hold.res.req.socket as HoldingSocket)[ENTRIES] = undefined;
+    else entries.splice(index, 1);
+    forget(entry);
+    return true;
+  }
+
+  /** Drops a hold that has left its connection's list from every index. */
+  function forget(entry: Entry): void {
+    const { hold } = entry;
     size -= 1;
     if (hold.mode === 'stream') streams.delete(hold);
     else {
@@ -168,7 +188,6 @@ export function createRegistry(options: RegistryOptions): Registry {
         onChannelEmpty(channel);
       }
     }
-    return true;
   }
 
   return {
@@ -183,7 +202,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     },
     add,
     release,
-    has: (hold) => (hold.res as HeldResponse)[ENTRY]?.hold === hold,
+    has: (hold) => find(hold) !== undefined,
     take(channel, wants) {
       const set = byChannel.get(channel);
       if (set === undefined) return [];
@@ -203,6 +222,8 @@ export function createRegistry(options: RegistryOptions): Registry {
         clearInterval(timer);
         timer = undefined;
       }
+      for (const socket of sockets) socket.removeListener('close', socketOnClose);
+      sockets.clear();
       return [...all];
     },
   };

@@ -197,6 +197,39 @@ describe('answers serialised once', () => {
   });
 });
 
+describe('the connections of an app that embeds holdpush', () => {
+  test('one close listener per connection, however many times it re-polls; holdpush.close() takes it off', async (t) => {
+    const holdpush = createHoldpush({ log: 'off' });
+    const sockets = new Set<Socket>();
+    const server = createServer((req, res) => {
+      sockets.add(req.socket);
+      if (!holdpush.handle(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const port = (server.address() as AddressInfo).port;
+    const raw = new RawConnection(port);
+    const before = () => [...sockets][0]?.listenerCount('close') ?? 0;
+    raw.send('GET /sub/conn HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => holdpush.stats().held.total === 1, 5000, 'held');
+    const withOne = before();
+    for (let i = 0; i < 5; i++) {
+      await holdpush.publish('conn', `m${i}`);
+      const answer = await raw.answer(i);
+      raw.send(`GET /sub/conn HTTP/1.1\r\nHost: x\r\nIf-None-Match: ${answer.headers.get('etag') ?? ''}\r\n\r\n`);
+      await until(() => holdpush.stats().held.total === 1, 5000, 'held again');
+    }
+    assert.equal(sockets.size, 1);
+    assert.equal(before(), withOne);
+    await holdpush.close();
+    assert.equal(before(), withOne - 1);
+    raw.close();
+  });
+});
+
 describe('in an app that set headers of its own', () => {
   test('a held answer keeps the headers the app set before handing it over', async (t) => {
     const holdpush = createHoldpush({ log: 'off' });
