@@ -31,7 +31,7 @@ function currentDateLine(second: number): string {
  * embedding app) take `writeHead`.
  */
 export class Prebuilt {
-  /** The serialised head; with a small binary body, the body too (latin1: byte for byte). */
+  /** The serialised head, and a small body after it (latin1: byte for byte). */
   private wire = '';
   private readonly inline: boolean;
   private second = -1;
@@ -47,14 +47,21 @@ export class Prebuilt {
       validateHeaderName(headers[i] as string);
       validateHeaderValue(headers[i] as string, headers[i + 1] as string);
     }
-    this.inline = typeof body !== 'string' && body.length <= INLINE_BODY_LIMIT;
+    this.inline = (typeof body === 'string' ? Buffer.byteLength(body) : body.length) <= INLINE_BODY_LIMIT;
+  }
+
+  /** The body as latin1 text: each byte one character, as node:http writes the head. */
+  private bodyText(): string {
+    const { body } = this;
+    if (typeof body !== 'string') return body.toString('latin1');
+    return Buffer.byteLength(body) === body.length ? body : Buffer.from(body).toString('latin1');
   }
 
   private serialise(second: number): void {
     let head = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? ''}\r\n`;
     for (let i = 0; i + 1 < this.headers.length; i += 2) head += `${this.headers[i] as string}: ${this.headers[i + 1] as string}\r\n`;
     head += `${currentDateLine(second)}Connection: keep-alive\r\n\r\n`;
-    this.wire = this.inline ? head + (this.body as Buffer).toString('latin1') : head;
+    this.wire = this.inline ? head + this.bodyText() : head;
     this.second = second;
   }
 
