@@ -11,6 +11,7 @@ const os = require('node:os');
 const cp = require('node:child_process');
 const L = require('./bench-lib.js');
 const nchan = require('./bench-nchan.js');
+const { summarize } = require('./bench-summary.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const HOST = '127.0.0.1';
@@ -30,6 +31,8 @@ const HELP = `usage: npm run bench -- [options]
   --cpu-prof DIR     run the node servers under node --cpu-prof: profiles in DIR/holdpush,
                      DIR/baseline (summarize: node scripts/bench-profile.js DIR/holdpush)
   --no-pin           do not pin server and load to separate cores
+  --repeat N         N runs one after the other (a JSON each), then every target with each
+                     run's value, the median and how many runs met it (scripts/bench-summary.js)
   --help             this text`;
 
 function parseArgs(argv) {
@@ -43,6 +46,7 @@ function parseArgs(argv) {
     size: 64,
     cpuProf: null,
     pin: true,
+    repeat: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -60,6 +64,7 @@ function parseArgs(argv) {
     else if (a === '--size') o.size = Math.max(8, Math.min(65536, Number(val()) || 64));
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(val());
     else if (a === '--no-pin') o.pin = false;
+    else if (a === '--repeat') o.repeat = Math.max(1, Math.min(20, Math.floor(Number(val())) || 1));
     else if (a === '--help' || a === '-h') {
       process.stdout.write(HELP + '\n');
       process.exit(0);
@@ -851,6 +856,27 @@ function checkLines(list) {
 
 // ---- main -----------------------------------------------------------------------------------
 
+/** `--repeat N`: this tool N times over, each run a process of its own, then the summary. */
+function repeatRuns() {
+  const args = [];
+  const given = process.argv.slice(2);
+  for (let i = 0; i < given.length; i++) {
+    if (given[i] === '--repeat' || given[i] === '--json') i++;
+    else args.push(given[i]);
+  }
+  const dir = opts.json ? path.dirname(path.resolve(opts.json)) : path.join(ROOT, 'bench-results');
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const files = [];
+  for (let run = 1; run <= opts.repeat; run++) {
+    const file = path.join(dir, `${stamp}-run${run}.json`);
+    log(`bench: run ${run} of ${opts.repeat}`);
+    const child = cp.spawnSync(process.execPath, [__filename, ...args, '--json', file], { stdio: 'inherit' });
+    if (child.status !== 0) die(`run ${run} ended with ${child.status ?? child.signal}`);
+    files.push(file);
+  }
+  process.stdout.write('\n' + summarize(files) + '\n');
+}
+
 async function main() {
   const t0 = Date.now();
   const names = opts.targets || ['holdpush', 'baseline'];
@@ -984,7 +1010,8 @@ function ulimitN() {
   }
 }
 
-main().then(
+if (opts.repeat > 1) repeatRuns();
+else main().then(
   () => {
     killAll();
     process.exit(0);
