@@ -31,6 +31,10 @@ const HELP = `usage: npm run bench -- [options]
   --cpu-prof DIR     run the node servers under node --cpu-prof: profiles in DIR/holdpush,
                      DIR/baseline (summarize: node scripts/bench-profile.js DIR/holdpush)
   --no-pin           do not pin server and load to separate cores
+  --no-positions     holdpush's subscribers re-poll without their position, as the baseline's do
+                     (holdpush runs with --first-message newest, so a bare re-poll waits for the
+                     next message): what positions cost, set apart (a W3 stream then loses
+                     what comes between polls, as the baseline's does)
   --repeat N         N runs one after the other (a JSON each), then every target with each
                      run's value, the median and how many runs met it (scripts/bench-summary.js)
   --help             this text`;
@@ -47,6 +51,7 @@ function parseArgs(argv) {
     cpuProf: null,
     pin: true,
     repeat: 1,
+    positions: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -64,6 +69,7 @@ function parseArgs(argv) {
     else if (a === '--size') o.size = Math.max(8, Math.min(65536, Number(val()) || 64));
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(val());
     else if (a === '--no-pin') o.pin = false;
+    else if (a === '--no-positions') o.positions = false;
     else if (a === '--repeat') o.repeat = Math.max(1, Math.min(20, Math.floor(Number(val())) || 1));
     else if (a === '--help' || a === '-h') {
       process.stdout.write(HELP + '\n');
@@ -261,10 +267,11 @@ function profFlags(name) {
 
 const TARGETS = {
   holdpush: {
-    positions: true,
+    positions: opts.positions,
     batch: { mode: 'batch', prefix: '/sub/' },
     start: (workers = 1) => {
       const args = ['--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
+      if (!opts.positions) args.push('--first-message', 'newest');
       if (workers > 1) args.push('--workers', String(workers));
       return startNodeServer('holdpush', opts.server, args, profFlags('holdpush'));
     },
