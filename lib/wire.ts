@@ -4,7 +4,7 @@ import { STATUS_CODES, type ServerResponse, validateHeaderName, validateHeaderVa
  * node:http's serialised head of an outgoing message. OutgoingMessage builds it in
  * `writeHead` and writes it before the first body bytes; `headersSent` is `!!_header`.
  */
-type Outgoing = ServerResponse & { _header?: string | null };
+type Outgoing = ServerResponse & { _header?: string | null; maxRequestsOnConnectionReached?: boolean };
 
 /** Bodies up to this size ride inside the head string: one socket write, no Buffer per response. */
 const INLINE_BODY_LIMIT = 16 * 1024;
@@ -27,8 +27,8 @@ function currentDateLine(second: number): string {
  * every response, and write head and body as two chunks. Here the block is built once per
  * second (its `Date`) and handed to node:http as the response's head, so node's own keep-alive,
  * pipelining and 'finish' bookkeeping still run, and head and body leave in one write.
- * Responses that node:http must shape itself (HEAD, a closing connection, headers set by an
- * embedding app) take `writeHead`.
+ * Responses that node:http must shape itself (HEAD, a closing connection, the last request a
+ * server's maxRequestsPerSocket allows, headers set by an embedding app) take `writeHead`.
  */
 export class Prebuilt {
   /** The serialised head, and a small body after it (latin1: byte for byte). */
@@ -68,7 +68,7 @@ export class Prebuilt {
   writeTo(res: ServerResponse): void {
     const out = res as Outgoing;
     const { body } = this;
-    if (out._header !== null || !res.shouldKeepAlive || res.req.method === 'HEAD' || res.getHeaderNames().length !== 0) {
+    if (out._header !== null || !res.shouldKeepAlive || out.maxRequestsOnConnectionReached === true || res.req.method === 'HEAD' || res.getHeaderNames().length !== 0) {
       res.writeHead(this.status, this.headers as string[]);
       res.end(body);
       return;

@@ -230,6 +230,30 @@ describe('the connections of an app that embeds holdpush', () => {
   });
 });
 
+describe('in an app whose server limits requests per connection', () => {
+  test('the last request a connection may make is answered with Connection: close, as node:http would', async (t) => {
+    const holdpush = createHoldpush({ log: 'off' });
+    const server = createServer((req, res) => {
+      if (!holdpush.handle(req, res)) res.writeHead(404).end();
+    });
+    server.maxRequestsPerSocket = 1;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(async () => {
+      await holdpush.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const raw = new RawConnection((server.address() as AddressInfo).port);
+    raw.send('GET /sub/limited HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => holdpush.stats().held.total === 1, 5000, 'held');
+    await holdpush.publish('limited', 'last one');
+    const answer = await raw.answer(0);
+    assert.equal(answer.body.toString(), 'last one');
+    assert.equal(answer.headers.get('connection'), 'close');
+    raw.close();
+  });
+});
+
 describe('in an app that set headers of its own', () => {
   test('a held answer keeps the headers the app set before handing it over', async (t) => {
     const holdpush = createHoldpush({ log: 'off' });
