@@ -1,10 +1,16 @@
 import { STATUS_CODES, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 
 /**
- * node:http's serialised head of an outgoing message. OutgoingMessage builds it in
- * `writeHead` and writes it before the first body bytes; `headersSent` is `!!_header`.
+ * What node:http keeps on a response and reads when it builds a head: `_header` is the
+ * serialised head (OutgoingMessage writes it before the first body bytes; `headersSent` is
+ * `!!_header`); the others are what its `Connection` and `Keep-Alive` lines come from.
  */
-type Outgoing = ServerResponse & { _header?: string | null; maxRequestsOnConnectionReached?: boolean };
+type Outgoing = ServerResponse & {
+  _header?: string | null;
+  maxRequestsOnConnectionReached?: boolean;
+  _keepAliveTimeout?: number;
+  _maxRequestsPerSocket?: number;
+};
 
 /** Bodies up to this size ride inside the head string: one socket write, no Buffer per response. */
 const INLINE_BODY_LIMIT = 16 * 1024;
@@ -35,6 +41,9 @@ export class Prebuilt {
   private wire = '';
   private readonly inline: boolean;
   private second = -1;
+  /** The server's keep-alive settings the head was built with (ms; requests, 0 for no limit). */
+  private keepAliveMs = 0;
+  private maxRequests = 0;
 
   /** A string body is sent as UTF-8. */
   constructor(
@@ -57,12 +66,17 @@ export class Prebuilt {
     return Buffer.byteLength(body) === body.length ? body : Buffer.from(body).toString('latin1');
   }
 
-  private serialise(second: number): void {
+  private serialise(second: number, keepAliveMs: number, maxRequests: number): void {
     let head = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? ''}\r\n`;
     for (let i = 0; i + 1 < this.headers.length; i += 2) head += `${this.headers[i] as string}: ${this.headers[i + 1] as string}\r\n`;
-    head += `${currentDateLine(second)}Connection: keep-alive\r\n\r\n`;
+    head += `${currentDateLine(second)}Connection: keep-alive\r\n`;
+    // node:http's hint, so that clients such as undici keep the connection as long as the server does.
+    if (keepAliveMs > 0) head += `Keep-Alive: timeout=${Math.floor(keepAliveMs / 1000)}${maxRequests > 0 ? `, max=${maxRequests}` : ''}\r\n`;
+    head += '\r\n';
     this.wire = this.inline ? head + this.bodyText() : head;
     this.second = second;
+    this.keepAliveMs = keepAliveMs;
+    this.maxRequests = maxRequests;
   }
 
   writeTo(res: ServerResponse): void {
@@ -74,7 +88,9 @@ export class Prebuilt {
       return;
     }
     const second = Math.floor(Date.now() / 1000);
-    if (second !== this.second) this.serialise(second);
+    const keepAliveMs = out._keepAliveTimeout ?? 0;
+    const maxRequests = out._maxRequestsPerSocket ?? 0;
+    if (second !== this.second || keepAliveMs !== this.keepAliveMs || maxRequests !== this.maxRequests) this.serialise(second, keepAliveMs, maxRequests);
     res.statusCode = this.status;
     out._header = this.wire;
     if (this.inline) res.end();

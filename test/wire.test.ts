@@ -90,6 +90,7 @@ describe('answers serialised once', () => {
     assert.equal(first.headers.get('content-length'), '5');
     assert.equal(first.headers.get('content-type'), 'text/plain');
     assert.equal(first.headers.get('connection'), 'keep-alive');
+    assert.equal(first.headers.get('keep-alive'), 'timeout=65');
     assert.equal(first.headers.get('access-control-allow-origin'), '*');
     const date = Date.parse(first.headers.get('date') ?? '');
     assert.ok(Math.abs(date - Date.now()) < 5000, `Date: ${first.headers.get('date')}`);
