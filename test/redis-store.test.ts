@@ -57,6 +57,25 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Waits until some connection to this Redis subscribes to `channel` (PUBSUB NUMSUB). */
+async function subscribedAgain(url: string, channel: string, ms = 5000): Promise<void> {
+  const { createClient } = loadRedis() as unknown as { createClient(options: unknown): RedisClientLike & { connect(): Promise<unknown>; close?(): Promise<unknown> } };
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const reply = (await client.sendCommand(['PUBSUB', 'NUMSUB', channel])) as unknown[];
+      if (Number(reply[1]) > 0) return;
+      if (Date.now() > deadline) throw new Error(`nobody subscribed to ${channel} within ${ms} ms`);
+      await sleep(20);
+    }
+  } finally {
+    await client.close?.();
+  }
+}
+
 async function eventually(check: () => boolean, ms = 3000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
@@ -355,6 +374,9 @@ describe('redis store: Redis goes away and comes back', { timeout: 20000 }, () =
         await assert.rejects(store.touch(['k']), StoreUnavailableError);
         assert.ok(Date.now() - began < 1500, `took ${Date.now() - began} ms`);
         await own.start();
+        // The store's event connection comes back on its own schedule; a message appended before
+        // it has subscribed again wakes no watcher (held subscribers re-read instead).
+        await subscribedAgain(own.url, 'holdpush:events');
         const heard: string[] = [];
         store.watch({ message: (m) => heard.push(m.data.toString()), deleted: () => undefined });
         let after: StoredMessage | undefined;
@@ -371,6 +393,7 @@ describe('redis store: Redis goes away and comes back', { timeout: 20000 }, () =
         const read = await store.read(['k'], before.token, 10);
         assert.equal(read.gap, true);
         assert.deepEqual(bodies(read.messages), ['after']);
+        await eventually(() => heard.length > 0);
         assert.deepEqual(heard, ['after']);
       } finally {
         await store.close();
