@@ -520,13 +520,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     holeTimer = undefined;
   }
 
+  /** Redis was wiped (or this is the start): a new sequence begins. */
+  function switchEpoch(epoch: string): void {
+    flushPending();
+    recent.clear();
+    lastEmitted = undefined;
+    streamEpoch = epoch;
+  }
+
   function offer(epoch: string, seq: number, message: StoredMessage): void {
     if (closed) return;
     if (streamEpoch !== epoch) {
-      // Redis was wiped (or this is the first message): a new sequence starts.
-      flushPending();
-      recent.clear();
-      streamEpoch = epoch;
+      switchEpoch(epoch);
       if (next !== undefined) next = seq;
     }
     if (next === undefined || seq < next) {
@@ -569,9 +574,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   client.on('error', onClientError);
   subscriber.on('error', onClientError);
 
+  /** Where the event stream stood when its connection went: resync catches up from there. */
+  let resumeEpoch: string | undefined;
+  let resumeAfter: string | null = null;
+
   function onSubscriberDown(): void {
+    const wasUp = next !== undefined;
     next = undefined;
     flushPending();
+    if (wasUp) {
+      resumeEpoch = streamEpoch;
+      resumeAfter = lastEmitted?.token ?? null;
+    }
   }
   subscriber.on('end', onSubscriberDown);
   subscriber.on('reconnecting', onSubscriberDown);
@@ -608,20 +622,19 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const reply = (await command(SCRIPTS.head, [newEpochCandidate()])) as unknown[];
       const epoch = text(reply[0]);
       const headSeq = seqOfId(text(reply[1]));
-      if (epoch === streamEpoch && lastEmitted !== undefined && known.size > 0) {
+      if (epoch !== streamEpoch) switchEpoch(epoch);
+      // Held channels hear what was published while the event stream was away: after the last
+      // message heard then or, when Redis came back wiped, all that the new sequence holds.
+      if (resumeEpoch !== undefined && known.size > 0) {
+        const from = epoch === resumeEpoch ? resumeAfter : null;
         const names = [...known].filter((name) => isHeld(name));
         for (let i = 0; i < names.length; i += 16) {
-          const result = await readRaw(names.slice(i, i + 16), lastEmitted.token, 1000);
+          const result = await readRaw(names.slice(i, i + 16), from, 1000);
           for (const message of result.messages) {
             const seq = seqOf(message);
             if (seq <= headSeq) tell(seq, message);
           }
         }
-      }
-      if (epoch !== streamEpoch) {
-        flushPending();
-        recent.clear();
-        streamEpoch = epoch;
       }
       if (subscriber.isReady && next === undefined) {
         next = headSeq + 1;

@@ -403,6 +403,33 @@ describe('redis store: Redis goes away and comes back', { timeout: 20000 }, () =
     }
   });
 
+  test('Redis wiped while the event connection is away: what is published meanwhile still wakes held channels', async (t) => {
+    const own = await startRedis();
+    t.after(() => own.stop());
+    const store = createRedisStore({ url: own.url, buffer: 10, messageTtl: 60, maxChannels: 100, isHeld: (name) => name === 'w', commandTimeout: 1000 });
+    const other = createRedisStore({ url: own.url, buffer: 10, messageTtl: 60, maxChannels: 100, isHeld: () => false });
+    const { createClient } = loadRedis() as unknown as { createClient(options: unknown): RedisClientLike & { connect(): Promise<unknown>; close?(): Promise<unknown> } };
+    const admin = createClient({ url: own.url });
+    admin.on('error', () => undefined);
+    const heard: string[] = [];
+    store.watch({ message: (m) => heard.push(m.data.toString()), deleted: () => undefined });
+    try {
+      await Promise.all([store.ready(), other.ready(), admin.connect()]);
+      await store.touch(['w']);
+      await store.append('w', input('before'));
+      await eventually(() => heard.length === 1);
+      // A wipe, the event connections cut, and a message, all before node-redis's first
+      // reconnect (50 ms): the store can only learn of it by catching up.
+      await admin.sendCommand(['FLUSHALL']);
+      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      await other.append('w', input('while away'));
+      await eventually(() => heard.length === 2, 5000);
+      assert.deepEqual(heard, ['before', 'while away']);
+    } finally {
+      await Promise.all([store.close(), other.close(), admin.close?.()]);
+    }
+  });
+
   test('with persistence: no acknowledged message is lost, positions stay valid, other servers hear again', async () => {
     const own = await startRedis({ persist: true });
     try {
