@@ -31,10 +31,6 @@ interface Entry {
   bucket: number;
 }
 
-const ENTRIES = Symbol('holdpush.entries');
-/** A connection with held requests: usually one, more when the client pipelines. */
-type HoldingSocket = Socket & { [ENTRIES]?: Entry[] };
-
 export interface RegistryOptions {
   /** Called with a long-poll whose deadline passed, after it left the registry. */
   onExpire(hold: Hold): void;
@@ -82,7 +78,11 @@ export function createRegistry(options: RegistryOptions): Registry {
 
   // One 'close' listener per connection, not per held request: a keep-alive connection that
   // re-polls costs no listener churn, and a request queued behind another on a pipelined
-  // connection (whose response has no socket yet) is covered too.
+  // connection (whose response has no socket yet) is covered too. The key is this registry's
+  // own, so two holdpush instances on one server keep apart lists on a shared connection.
+  const ENTRIES: unique symbol = Symbol('holdpush.entries');
+  /** A connection with held requests: usually one, more when the client pipelines. */
+  type HoldingSocket = Socket & { [ENTRIES]?: Entry[] };
   const sockets = new Set<HoldingSocket>();
 
   function socketOnClose(this: HoldingSocket): void {

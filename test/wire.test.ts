@@ -231,6 +231,27 @@ describe('the connections of an app that embeds holdpush', () => {
   });
 });
 
+describe('two holdpush instances on one server', () => {
+  test('holds of both on one pipelined connection are each forgotten by their own when it goes', async (t) => {
+    const first = createHoldpush({ log: 'off', prefix: '/one' });
+    const second = createHoldpush({ log: 'off', prefix: '/two' });
+    const server = createServer((req, res) => {
+      if (!first.handle(req, res) && !second.handle(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(async () => {
+      await Promise.all([first.close(), second.close()]);
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const raw = new RawConnection((server.address() as AddressInfo).port);
+    raw.send('GET /one/sub/a HTTP/1.1\r\nHost: x\r\n\r\nGET /two/sub/b HTTP/1.1\r\nHost: x\r\n\r\nGET /one/sub/c HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => first.stats().held.total === 2 && second.stats().held.total === 1, 5000, 'held by both');
+    raw.close();
+    await until(() => first.stats().held.total === 0 && second.stats().held.total === 0, 5000, 'both forgotten');
+  });
+});
+
 describe('in an app whose server limits requests per connection', () => {
   test('the last request a connection may make is answered with Connection: close, as node:http would', async (t) => {
     const holdpush = createHoldpush({ log: 'off' });
