@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { type PrimaryLink, type WorkerLink, createClusterPrimary, createClusterStore } from '../lib/cluster-store';
 import { workerCount } from '../lib/cluster';
 import { StoreUnavailableError } from '../lib/store';
 import { createServer } from 'node:net';
 import { type ClusterRun, type Pinned, killGroup, pinWorkers, send, spawnCluster, startCluster } from './support/cluster-run';
+import { openStream } from './support/http';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -148,30 +148,6 @@ describe('cluster store over an IPC channel', { timeout: 20000 }, () => {
   });
 });
 
-/** Reads an EventSource stream on a pinned connection until `want` shows in it. */
-function openStream(url: string, pinned: Pinned): { text: () => string; waitFor: (want: string, ms?: number) => Promise<void>; close: () => void } {
-  let text = '';
-  const req = httpRequest(url, { agent: pinned.agent, headers: { Accept: 'text/event-stream' } }, (res) => {
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      text += chunk;
-    });
-  });
-  req.on('error', () => undefined);
-  req.end();
-  return {
-    text: () => text,
-    async waitFor(want, ms = 5000) {
-      const deadline = Date.now() + ms;
-      while (!text.includes(want)) {
-        if (Date.now() > deadline) throw new Error(`stream never showed ${want}: ${text}`);
-        await sleep(10);
-      }
-    },
-    close: () => req.destroy(),
-  };
-}
-
 interface WorkerView {
   pid: number;
   totals: { workers: number; held: { total: number } } | null;
@@ -204,7 +180,7 @@ describe('--workers 2: one port, one sequence', { timeout: 60000 }, () => {
     const publisher = two[0] as Pinned;
     assert.notEqual(poll.pid, publisher.pid);
     const polled = send(`${run.url}/sub/cross`, { agent: poll.agent });
-    const events = openStream(`${run.url}/sub/cross`, stream);
+    const events = openStream(`${run.url}/sub/cross`, stream.agent);
     const batched = send(`${run.url}/sub/cross`, { agent: batch.agent, headers: { Accept: 'application/json' } });
     // The other worker sees the three holds in the cluster's figures.
     const deadline = Date.now() + 5000;

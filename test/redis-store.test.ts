@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type RedisClientLike, type RedisStore, type RedisStoreOptions, createRedisStore, loadRedis } from '../lib/redis-store';
 import { createHoldpushServer } from '../lib/http-server';
 import { type StoredMessage, StoreUnavailableError } from '../lib/store';
-import { request } from './support/http';
+import { openStream, request } from './support/http';
 import { type RedisServer, startRedis } from './support/redis-server';
 
 const TOKEN = /^[0-9A-Za-z._~-]{1,512}$/;
@@ -534,25 +533,6 @@ describe('two holdpush servers on one Redis', { timeout: 30000 }, () => {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
       },
-    };
-  }
-
-  function openStream(url: string): { waitFor(want: string): Promise<string>; close(): void } {
-    let text = '';
-    const req = httpRequest(url, { agent: false, headers: { Accept: 'text/event-stream' } }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-      });
-    });
-    req.on('error', () => undefined);
-    req.end();
-    return {
-      async waitFor(want) {
-        await eventually(() => text.includes(want), 5000);
-        return text;
-      },
-      close: () => req.destroy(),
     };
   }
 

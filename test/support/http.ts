@@ -1,4 +1,4 @@
-import { type IncomingHttpHeaders, type IncomingMessage, createServer, request as httpRequest } from 'node:http';
+import { type Agent, type IncomingHttpHeaders, type IncomingMessage, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CreateHoldpushOptions, type Holdpush, createHoldpushServer } from '../../lib/index';
 
@@ -104,4 +104,30 @@ export function multipart(fields: Record<string, string>): { body: Buffer; type:
   }
   text += `--${boundary}--\r\n`;
   return { body: Buffer.from(text), type: `multipart/form-data; boundary=${boundary}` };
+}
+
+export interface StreamReader {
+  /** Resolves with the text once `want` shows in it; rejects after `ms`. */
+  waitFor(want: string, ms?: number): Promise<string>;
+  close(): void;
+}
+
+/** Reads an EventSource stream (on `agent`'s connection when given, else one of its own). */
+export function openStream(url: string, agent: Agent | false = false): StreamReader {
+  let text = '';
+  const req = httpRequest(url, { agent, headers: { Accept: 'text/event-stream' } }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      text += chunk;
+    });
+  });
+  req.on('error', () => undefined);
+  req.end();
+  return {
+    async waitFor(want, ms = 5000) {
+      await until(() => text.includes(want), ms, `the stream to show ${want}: ${text}`);
+      return text;
+    },
+    close: () => req.destroy(),
+  };
 }
