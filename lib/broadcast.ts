@@ -60,6 +60,7 @@ export class EncodedMessage {
   private pollAnswer: Prebuilt | undefined;
   private pollGapAnswer: Prebuilt | undefined;
   private batchAnswer: Prebuilt | undefined;
+  private batchGapAnswer: Prebuilt | undefined;
   private event: string | undefined;
   private json: string | undefined;
 
@@ -86,7 +87,10 @@ export class EncodedMessage {
 
   /** The batch answer of a subscriber that was waiting: this one message. */
   batch(gap: boolean): Prebuilt {
-    if (gap) return batchAnswer(this.shared, [this], this.message.id, true);
+    if (gap) {
+      this.batchGapAnswer ??= batchAnswer(this.shared, [this], this.message.id, true);
+      return this.batchGapAnswer;
+    }
     this.batchAnswer ??= batchAnswer(this.shared, [this], this.message.id, false);
     return this.batchAnswer;
   }
@@ -114,10 +118,10 @@ export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode:
 
 /**
  * Writes a message to every hold given (long-polls were already released by the registry;
- * streams stay open). Returns how many responses got it. A stream whose unsent bytes pass
+ * streams stay open). A stream whose unsent bytes pass
  * `streamLimit` is cut: its client reconnects with its position and loses nothing.
  */
-export function broadcast(encoded: EncodedMessage, holds: readonly Hold[], streamLimit: number): number {
+export function broadcast(encoded: EncodedMessage, holds: readonly Hold[], streamLimit: number): void {
   const token = encoded.message.token;
   for (const hold of holds) {
     writeMessage(hold.res, encoded, hold.mode, hold.gap);
@@ -125,5 +129,4 @@ export function broadcast(encoded: EncodedMessage, holds: readonly Hold[], strea
     hold.position = token;
     if (hold.mode === 'stream' && hold.res.writableLength > streamLimit) hold.res.destroy();
   }
-  return holds.length;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { EncodedMessage, type SharedHeaders, broadcast } from './broadcast';
+import { EncodedMessage, JSON_TYPE, type SharedHeaders, broadcast } from './broadcast';
 import { type Core, type Published, accepts, failWith, pairs } from './core';
 import { type ErrorCode, echo, sendError } from './errors';
 import { createLogger, type Write } from './log';
@@ -134,13 +134,14 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     message(message) {
       const holds = registry.take(message.channel, wants?.(message.token));
       if (holds.length === 0) return;
-      const count = broadcast(encoded(message), holds, streamLimit);
-      delivered += count;
-      deliveries.set(message, count);
+      broadcast(encoded(message), holds, streamLimit);
+      delivered += holds.length;
+      deliveries.set(message, holds.length);
     },
     deleted(channel) {
       for (const hold of registry.take(channel)) {
-        registry.release(hold);
+        // take released the long-polls; streams stay held until let go here.
+        if (hold.mode === 'stream') registry.release(hold);
         answerGone(core, hold);
       }
     },
@@ -241,8 +242,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
         return;
       }
       if (refuseSubscriber(req, res, channels, query)) return;
-      const accept = req.headers.accept?.toLowerCase() ?? '';
-      const mode = accept.includes('text/event-stream') ? 'stream' : accept.includes('application/json') ? 'batch' : 'poll';
+      const mode = accepts(req, 'text/event-stream') ? 'stream' : accepts(req, 'application/json') ? 'batch' : 'poll';
       startSubscription(req, res, channels, mode, query, options.firstMessage === 'newest');
     })
     .on('GET', '/healthz', (_req, res) => {
@@ -251,7 +251,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     })
     .on('GET', '/stats', (_req, res) => {
       const body = JSON.stringify(stats());
-      res.writeHead(200, ['Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store', ...shared]);
+      res.writeHead(200, ['Content-Type', JSON_TYPE, 'Cache-Control', 'no-store', ...shared]);
       res.end(body);
     })
     .on('GET', '/metrics', (_req, res) => {

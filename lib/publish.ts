@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from './body';
+import { JSON_TYPE } from './broadcast';
 import { type Core, accepts, pairs } from './core';
 import { type ErrorCode, echo } from './errors';
 import { parseSendForm } from './form';
@@ -134,7 +135,7 @@ export async function handleSend(core: Core, req: IncomingMessage, res: ServerRe
     return;
   }
   const body = JSON.stringify({ id, delivered: published.delivered });
-  res.writeHead(200, ['Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store', ...core.shared]);
+  res.writeHead(200, ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store', ...core.shared]);
   res.end(body);
 }
 

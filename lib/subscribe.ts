@@ -152,16 +152,14 @@ function escapeHtml(text: string): string {
 export function answerTimeout(core: Core, hold: Hold): void {
   const { res, position } = hold;
   if (gone(res)) return;
+  if (hold.mode === 'seed' && hold.reloadUrl !== undefined) {
+    const url = `${hold.reloadUrl}${hold.reloadUrl.includes('?') ? '&' : '?'}last_event_id=${encodeURIComponent(position)}`;
+    const page = `<!doctype html><html lang="en"><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${escapeHtml(url)}"><title>Waiting for a message</title><p>Waiting for a message&hellip;</p></html>`;
+    respond(res, 200, ['Content-Type', 'text/html; charset=utf-8', 'Cache-Control', 'no-store', 'Etag', position, ...core.shared], page);
+    return;
+  }
   switch (hold.mode) {
     case 'seed':
-      if (hold.reloadUrl !== undefined) {
-        const url = `${hold.reloadUrl}${hold.reloadUrl.includes('?') ? '&' : '?'}last_event_id=${encodeURIComponent(position)}`;
-        const page = `<!doctype html><html lang="en"><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${escapeHtml(url)}"><title>Waiting for a message</title><p>Waiting for a message&hellip;</p></html>`;
-        respond(res, 200, ['Content-Type', 'text/html; charset=utf-8', 'Cache-Control', 'no-store', 'Etag', position, ...core.shared], page);
-        return;
-      }
-      respond(res, 204, ['Etag', position, 'Cache-Control', 'no-store', ...core.shared]);
-      return;
     case 'batch':
       respond(res, 204, ['Etag', position, 'Cache-Control', 'no-store', ...core.shared]);
       return;

@@ -126,6 +126,7 @@ test('held when there is nothing, then answered with the one message that came',
   const waiting = request(`${s.url}/sub/wait`, { headers: { ...ACCEPT, 'If-None-Match': tokenOf(id as string) } });
   await held(s, 1);
   assert.equal(s.holdpush.stats().held.longpoll, 1);
+  const before = Date.now();
   const next = await s.holdpush.publish('wait', 'next', { contentType: 'text/x-next' });
   assert.equal(next.delivered, 1);
   const reply = await waiting;
@@ -137,6 +138,8 @@ test('held when there is nothing, then answered with the one message that came',
     last: next.id,
     gap: false,
   });
+  const time = body.messages[0]?.time ?? 0;
+  assert.ok(Number.isInteger(time) && time >= before && time <= Date.now(), `time ${time}`);
   assert.equal(s.holdpush.stats().held.total, 0);
 });
 

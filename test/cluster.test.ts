@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { EventEmitter } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { type PrimaryLink, type WorkerLink, createClusterPrimary, createClusterStore } from '../lib/cluster-store';
@@ -144,6 +145,7 @@ describe('cluster store over an IPC channel', { timeout: 20000 }, () => {
 
   test('--workers 0 is one per core', () => {
     assert.ok(workerCount(0) >= 1);
+    assert.equal(workerCount(0), Math.max(1, availableParallelism()));
     assert.equal(workerCount(3), 3);
   });
 });

@@ -116,8 +116,12 @@ describe('attach(server) and handle(req, res)', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      assert.equal((await request(`${url}/pushy`)).text, 'app:/pushy');
-      assert.equal((await request(`${url}/push/nothing-here`)).text, 'app:/push/nothing-here');
+      for (const path of ['/pushy', '/push/nothing-here']) {
+        const reply = await request(`${url}${path}`);
+        assert.equal(reply.text, `app:${path}`);
+        assert.equal(reply.headers['access-control-allow-origin'], undefined, 'holdpush set a header on a route it let go');
+        assert.equal(reply.headers['cache-control'], undefined, 'holdpush set a header on a route it let go');
+      }
       const bare = await request(`${url}/push?for=7`);
       assert.equal(bare.status, 308, 'the page at the bare prefix would load its files from outside the mount');
       assert.equal(bare.headers.location, '/push/?for=7');
