@@ -62,6 +62,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
   /** Every held message in publish order, for expiry (one TTL for all, so oldest first). */
   let expiryQueue: Entry[] = [];
   let expiryFirst = 0;
+  /** Entries in the queue already dropped by eviction or deletion, kept until compacted. */
+  let droppedQueued = 0;
   /** Channels made by a subscriber's touch that hold no message yet: checked once by the sweep. */
   let untested = new Set<string>();
   let seq = 0;
@@ -117,7 +119,10 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
       const entry = expiryQueue[expiryFirst] as Entry;
       if (!entry.dropped && entry.time > cutoff) break;
       expiryFirst += 1;
-      if (entry.dropped) continue;
+      if (entry.dropped) {
+        droppedQueued -= 1;
+        continue;
+      }
       const channel = channels.get(entry.channel);
       if (channel === undefined) continue;
       dropOldest(channel);
@@ -127,6 +132,20 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     if (expiryFirst > 1024 && expiryFirst * 2 > expiryQueue.length) {
       expiryQueue = expiryQueue.slice(expiryFirst);
       expiryFirst = 0;
+    }
+  }
+
+  /**
+   * Counts an entry dropped before its expiry. The queue would keep it (and its bytes) until
+   * its TTL, so a busy channel with a small buffer would hold an hour of messages: once most
+   * of the queue is dropped entries, they leave it.
+   */
+  function droppedEarly(): void {
+    droppedQueued += 1;
+    if (droppedQueued > 1024 && droppedQueued * 2 > expiryQueue.length - expiryFirst) {
+      expiryQueue = expiryQueue.slice(expiryFirst).filter((entry) => !entry.dropped);
+      expiryFirst = 0;
+      droppedQueued = 0;
     }
   }
 
@@ -218,11 +237,12 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     const entry = new Entry(name, seq, token(seq), Date.now(), input.contentType, input.event, input.data);
     channel.entries.push(entry);
     bufferBytes += entry.data.length;
+    expiryQueue.push(entry);
     if (channel.entries.length - channel.first > buffer) {
       dropOldest(channel);
       evicted += 1;
+      droppedEarly();
     }
-    expiryQueue.push(entry);
     for (const watcher of watchers) watcher.message(entry);
     return entry;
   }
@@ -260,6 +280,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
       const entry = channel.entries[i] as Entry;
       entry.dropped = true;
       bufferBytes -= entry.data.length;
+      droppedEarly();
     }
     for (const watcher of watchers) watcher.deleted(name);
     return true;

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createMemoryStore } from '../lib/memory-store';
 import type { MessageStore } from '../lib/store';
 
@@ -104,5 +106,23 @@ test('delete drops a channel and tells watchers', async () => {
   unwatch();
   await s.append('d', text('y'));
   assert.deepEqual(seen, ['x']);
+  await s.close();
+});
+
+test('messages evicted past --buffer or deleted are let go at once, not kept until their TTL', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const s = store({ buffer: 1, maxChannels: 5000 });
+  const evicted = new WeakRef((await s.append('busy', { data: Buffer.alloc(4096), contentType: 'text/plain' })).data);
+  for (let i = 0; i < 5000; i++) await s.append('busy', { data: Buffer.alloc(4096), contentType: 'text/plain' });
+  const deleted: WeakRef<Buffer>[] = [];
+  for (let i = 0; i < 3000; i++) deleted.push(new WeakRef((await s.append(`gone${i}`, { data: Buffer.alloc(16), contentType: 'text/plain' })).data));
+  for (let i = 0; i < 3000; i++) await s.delete(`gone${i}`);
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  assert.equal(evicted.deref(), undefined, 'an evicted message is still referenced');
+  assert.ok(deleted.filter((ref) => ref.deref() !== undefined).length < deleted.length / 2, 'most deleted messages are still referenced');
+  assert.equal(s.stats().evicted, 5000);
+  assert.equal((await s.read(['busy'], null, 10)).messages.length, 1);
   await s.close();
 });
