@@ -78,24 +78,21 @@ export function createRegistry(options: RegistryOptions): Registry {
 
   // One 'close' listener per connection, not per held request: a keep-alive connection that
   // re-polls costs no listener churn, and a request queued behind another on a pipelined
-  // connection (whose response has no socket yet) is covered too. The key is this registry's
-  // own, so two holdpush instances on one server keep apart lists on a shared connection.
-  const ENTRIES: unique symbol = Symbol('holdpush.entries');
-  /** A connection with held requests: usually one, more when the client pipelines. */
-  type HoldingSocket = Socket & { [ENTRIES]?: Entry[] };
-  const sockets = new Set<HoldingSocket>();
+  // connection (whose response has no socket yet) is covered too. The lists live here, not on
+  // the socket: an embedded library leaves node's objects as it found them, and two holdpush
+  // instances on one server keep apart lists of a shared connection.
+  /** Connections this registry listens on, each with its held requests (usually one). */
+  const sockets = new Map<Socket, Entry[]>();
 
-  function socketOnClose(this: HoldingSocket): void {
+  function socketOnClose(this: Socket): void {
+    const entries = sockets.get(this);
     sockets.delete(this);
-    const entries = this[ENTRIES];
-    if (entries === undefined) return;
-    this[ENTRIES] = undefined;
-    for (const entry of entries) forget(entry);
+    if (entries !== undefined) for (const entry of entries) forget(entry);
   }
 
   /** The entry of a hold while it is held, and its index in its connection's list. */
   function find(hold: Hold): { entries: Entry[]; index: number } | undefined {
-    const entries = (hold.res.req.socket as HoldingSocket)[ENTRIES];
+    const entries = sockets.get(hold.res.req.socket);
     if (entries === undefined) return undefined;
     for (let index = 0; index < entries.length; index++) if ((entries[index] as Entry).hold === hold) return { entries, index };
     return undefined;
@@ -119,15 +116,12 @@ export function createRegistry(options: RegistryOptions): Registry {
 
   function add(hold: Hold): void {
     const entry: Entry = { hold, bucket: -1 };
-    const socket = hold.res.req.socket as HoldingSocket;
-    const entries = socket[ENTRIES];
+    const socket = hold.res.req.socket;
+    const entries = sockets.get(socket);
     if (entries !== undefined) entries.push(entry);
     else {
-      socket[ENTRIES] = [entry];
-      if (!sockets.has(socket)) {
-        sockets.add(socket);
-        socket.on('close', socketOnClose);
-      }
+      sockets.set(socket, [entry]);
+      socket.on('close', socketOnClose);
     }
     for (const channel of hold.channels) {
       let set = byChannel.get(channel);
@@ -161,7 +155,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     if (found === undefined) return false;
     const { entries, index } = found;
     const entry = entries[index] as Entry;
-    if (entries.length === 1) (hold.res.req.socket as HoldingSocket)[ENTRIES] = undefined;
+    if (index === entries.length - 1) entries.pop();
     else entries.splice(index, 1);
     forget(entry);
     return true;
@@ -222,7 +216,7 @@ export function createRegistry(options: RegistryOptions): Registry {
         clearInterval(timer);
         timer = undefined;
       }
-      for (const socket of sockets) socket.removeListener('close', socketOnClose);
+      for (const socket of sockets.keys()) socket.removeListener('close', socketOnClose);
       sockets.clear();
       return [...all];
     },
