@@ -95,6 +95,8 @@ const W4_MESSAGES = 50;
 // only after some thousands of publishes (measured: a cold node server needs about 2.3x the
 // CPU per delivery of a warm one in W3), and a server runs warm for most of its life.
 const W3_WARMUP = 20000;
+// Messages of the two streams that warm each fresh server for W1, W3 and W4 (see warmUp).
+const SERVER_WARMUP = [2000, 20000];
 const W3_INFLIGHT = 64;
 const W5_SINGLE = 19000;
 
@@ -327,15 +329,50 @@ function log(s) {
 
 // ---- workloads ------------------------------------------------------------------------------
 
+/**
+ * Brings a fresh server to the state it runs in for most of its life before anything is timed:
+ * a short stream whose connections then close, then a long one. A node server's first
+ * connection closes throw away V8's optimised code for most of node:http and net (a field of
+ * a socket changes type: `--trace-deopt` shows some forty "wrong map" bailouts at once), and
+ * it takes about 10,000 requests to optimise it again; without this, whichever workload ran
+ * first paid for it (W3's first variant measured about half as fast as the same variant
+ * after it). Every target gets the same warm-up.
+ */
+async function warmUp(name, s) {
+  for (const messages of SERVER_WARMUP) {
+    const ch = channel('warm');
+    const r = await runLoad({
+      kind: 'stream',
+      port: s.port,
+      serverPid: s.pid,
+      n: 1,
+      messages,
+      inflight: W3_INFLIGHT,
+      mode: 'single',
+      positions: TARGETS[name].positions,
+      subPath: '/sub/' + ch,
+      singlePath: '/sub/' + ch,
+      pubPath: '/pub/' + ch,
+      infoPath: '/pub/' + ch,
+      quietMs: 500,
+      timeoutMs: 60000,
+    });
+    if (r.error) throw new Error('warm-up: ' + r.error);
+  }
+}
+
 async function withServers(names, fn) {
   const servers = {};
   const failed = {};
   for (const n of names) {
     try {
       servers[n] = await TARGETS[n].start(1);
+      await warmUp(n, servers[n]);
     } catch (e) {
       failed[n] = String(e.message || e);
       log(`  ${n}: n/a (${failed[n]})`);
+      if (servers[n]) await servers[n].stop();
+      delete servers[n];
     }
   }
   try {
