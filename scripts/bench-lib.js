@@ -108,36 +108,29 @@ class Conn {
         off = e + 4;
         const res = { status: 0, etag: null, lastModified: null, contentType: null, body: '' };
         res.status = parseInt(head.slice(9, 12), 10);
-        let cl = -1;
-        let chunked = false;
-        let p = head.indexOf('\r\n');
-        while (p >= 0) {
-          const q = head.indexOf('\r\n', p + 2);
-          const line = head.slice(p + 2, q < 0 ? head.length : q);
-          p = q;
-          const c = line.indexOf(':');
-          if (c <= 0) continue;
-          const name = line.slice(0, c).toLowerCase();
-          const value = line.slice(c + 1).trim();
-          if (name === 'content-length') cl = parseInt(value, 10);
-          else if (name === 'transfer-encoding') chunked = value.toLowerCase().includes('chunked');
-          else if (name === 'etag') res.etag = value;
-          else if (name === 'last-modified') res.lastModified = value;
-          else if (name === 'content-type') res.contentType = value;
-        }
+        // Five searches in the lower-cased head instead of splitting and lower-casing every
+        // line: the parse is per response, and the load generator must stay the cheaper side.
+        const lower = head.toLowerCase();
+        const cl = headerValue(head, lower, '\r\ncontent-length:');
+        const te = headerValue(head, lower, '\r\ntransfer-encoding:');
+        const chunked = te !== null && te.toLowerCase().includes('chunked');
+        res.etag = headerValue(head, lower, '\r\netag:');
+        res.lastModified = headerValue(head, lower, '\r\nlast-modified:');
+        res.contentType = headerValue(head, lower, '\r\ncontent-type:');
+        const length = cl === null ? -1 : parseInt(cl, 10);
         if (res.status >= 100 && res.status < 200) continue; // 100 Continue: skip
         this.res = res;
         this.parts = [];
         this.streaming = false;
         if (this.o.onHead) this.o.onHead(this, res);
-        if (res.status === 204 || res.status === 304 || (cl === 0 && !chunked)) {
+        if (res.status === 204 || res.status === 304 || (length === 0 && !chunked)) {
           this.finish('');
         } else if (chunked) {
           this.phase = 2;
           this.cstate = 0;
-        } else if (cl > 0) {
+        } else if (length > 0) {
           this.phase = 1;
-          this.remaining = cl;
+          this.remaining = length;
         } else {
           this.phase = 3;
         }
@@ -198,6 +191,14 @@ class Conn {
     this.error = new Error(why);
     this.destroy();
   }
+}
+
+/** A header's value (the first of that name), found by `\r\n<name>:` in the lower-cased head. */
+function headerValue(head, lower, key) {
+  const at = lower.indexOf(key);
+  if (at < 0) return null;
+  const end = head.indexOf('\r\n', at + key.length);
+  return head.slice(at + key.length, end < 0 ? head.length : end).trim();
 }
 
 // ---- request bytes ------------------------------------------------------------------------

@@ -95,8 +95,6 @@ const W4_MESSAGES = 50;
 // only after some thousands of publishes (measured: a cold node server needs about 2.3x the
 // CPU per delivery of a warm one in W3), and a server runs warm for most of its life.
 const W3_WARMUP = 20000;
-// Messages of the two streams that warm each fresh server for W1, W3 and W4 (see warmUp).
-const SERVER_WARMUP = [2000, 20000];
 const W3_INFLIGHT = 64;
 const W5_SINGLE = 19000;
 
@@ -330,35 +328,18 @@ function log(s) {
 // ---- workloads ------------------------------------------------------------------------------
 
 /**
- * Brings a fresh server to the state it runs in for most of its life before anything is timed:
- * a short stream whose connections then close, then a long one. A node server's first
- * connection closes throw away V8's optimised code for most of node:http and net (a field of
- * a socket changes type: `--trace-deopt` shows some forty "wrong map" bailouts at once), and
- * it takes about 10,000 requests to optimise it again; without this, whichever workload ran
- * first paid for it (W3's first variant measured about half as fast as the same variant
- * after it). Every target gets the same warm-up.
+ * Runs a job twice on the same server, on channels of their own, and keeps the second: the
+ * first is the warm-up, untimed. A node server is measured as it runs for most of its life:
+ * optimised, and past its first connection closes. Those throw away V8's optimised code for
+ * most of node:http and net at once (a socket field changes type: `--trace-deopt` shows some
+ * forty "wrong map" bailouts), and the next ~10,000 requests run slower while it is optimised
+ * again; a warm-up stream that closes nothing until it ends does not help, so the warm-up is the
+ * workload itself, connections closed and all. Every target gets the same.
  */
-async function warmUp(name, s) {
-  for (const messages of SERVER_WARMUP) {
-    const ch = channel('warm');
-    const r = await runLoad({
-      kind: 'stream',
-      port: s.port,
-      serverPid: s.pid,
-      n: 1,
-      messages,
-      inflight: W3_INFLIGHT,
-      mode: 'single',
-      positions: TARGETS[name].positions,
-      subPath: '/sub/' + ch,
-      singlePath: '/sub/' + ch,
-      pubPath: '/pub/' + ch,
-      infoPath: '/pub/' + ch,
-      quietMs: 500,
-      timeoutMs: 60000,
-    });
-    if (r.error) throw new Error('warm-up: ' + r.error);
-  }
+async function warmedRun(name, makeJob) {
+  const first = await runLoad(makeJob(channel('warm')));
+  if (first.error) return first;
+  return runLoad(makeJob(channel(name)));
 }
 
 async function withServers(names, fn) {
@@ -367,12 +348,9 @@ async function withServers(names, fn) {
   for (const n of names) {
     try {
       servers[n] = await TARGETS[n].start(1);
-      await warmUp(n, servers[n]);
     } catch (e) {
       failed[n] = String(e.message || e);
       log(`  ${n}: n/a (${failed[n]})`);
-      if (servers[n]) await servers[n].stop();
-      delete servers[n];
     }
   }
   try {
@@ -404,8 +382,7 @@ async function fanoutRuns(names, label, runs, mode) {
           continue;
         }
         const s = servers[n];
-        const ch = channel(label.toLowerCase());
-        row[n] = await runLoad({
+        row[n] = await warmedRun(label.toLowerCase(), (ch) => ({
           kind: 'fanout',
           port: s.port,
           serverPid: s.pid,
@@ -419,7 +396,7 @@ async function fanoutRuns(names, label, runs, mode) {
           pubPath: '/pub/' + ch,
           infoPath: '/pub/' + ch,
           timeoutMs: 180000,
-        });
+        }));
         log(`  ${label} ${run.label} ${n}: ${describe(row[n])}`);
       }
       rows.push(row);
@@ -494,10 +471,9 @@ async function W3(names) {
             continue;
           }
           const s = servers[n];
-          const ch = channel('w3');
           const mode = style === 'batch' ? t.batch.mode : 'single';
           const prefix = style === 'batch' ? t.batch.prefix : '/sub/';
-          row[n] = await runLoad({
+          row[n] = await warmedRun('w3', (ch) => ({
             kind: 'stream',
             port: s.port,
             serverPid: s.pid,
@@ -512,7 +488,7 @@ async function W3(names) {
             pubPath: '/pub/' + ch,
             infoPath: '/pub/' + ch,
             timeoutMs: 120000,
-          });
+          }));
           log(`  W3 ${row.label} ${n}: ${describe(row[n])}`);
         }
         rows.push(row);
