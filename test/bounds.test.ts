@@ -164,7 +164,24 @@ describe('channels per subscription', () => {
     assert.equal(got.text, 'the sixteenth');
   });
 
-  test('duplicates count once: the same channel 17 times is still too many names', async () => {
+  test('a channel named twice is held once and answered once; named 17 times it is still 17 names (400)', async () => {
+    const channelsBefore = server.holdpush.stats().channels;
+    const twice = holdOpen(`${server.url}/sub/twice,twice`);
+    await held(server, 1);
+    assert.equal(server.holdpush.stats().channels, channelsBefore + 1);
+    const info = await request(`${server.url}/pub/twice`, { headers: { Accept: 'application/json' } });
+    assert.equal(JSON.parse(info.text).subscribers, 1);
+    const published = await server.holdpush.publish('twice', 'once');
+    assert.equal(published.delivered, 1);
+    const got = (await twice.done) as Reply;
+    assert.equal(got.status, 200);
+    assert.equal(got.text, 'once');
+    const first = await server.holdpush.publish('twice', 'again');
+    await server.holdpush.publish('twice', 'and again');
+    const batch = await request(`${server.url}/sub/twice,twice?last_event_id=${encodeURIComponent(published.id)}`, { headers: { Accept: 'application/json' } });
+    const ids = (JSON.parse(batch.text) as { messages: { id: string }[] }).messages.map((m) => m.id);
+    assert.equal(ids.length, 2);
+    assert.equal(ids[0], first.id);
     const refused = await request(`${server.url}/sub/${Array.from({ length: 17 }, () => 'same').join(',')}`);
     assert.equal(refused.status, 400);
     jsonError(refused);
