@@ -26,11 +26,6 @@ export interface Hold {
   raced: boolean;
 }
 
-interface Entry {
-  hold: Hold;
-  bucket: number;
-}
-
 export interface RegistryOptions {
   /** Called with a long-poll whose deadline passed, after it left the registry. */
   onExpire(hold: Hold): void;
@@ -64,14 +59,15 @@ export interface Registry {
 }
 
 /**
- * The only owner of held responses. Two indexes kept in step (channel -> holds, and the
- * response's own entry), emptied sets deleted at once, so `size` is always the truth.
+ * The only owner of held responses. Its indexes (channel -> holds, connection -> holds, and
+ * the deadline wheel) are kept in step, emptied sets deleted at once, so `size` is always the
+ * truth.
  */
 export function createRegistry(options: RegistryOptions): Registry {
   const { onExpire, onChannelEmpty, resolution } = options;
   const byChannel = new Map<string, Set<Hold>>();
   const streams = new Set<Hold>();
-  const deadlines = new Map<number, Set<Entry>>();
+  const deadlines = new Map<number, Set<Hold>>();
   let size = 0;
   let timer: NodeJS.Timeout | undefined;
   let swept = 0;
@@ -82,20 +78,17 @@ export function createRegistry(options: RegistryOptions): Registry {
   // the socket: an embedded library leaves node's objects as it found them, and two holdpush
   // instances on one server keep apart lists of a shared connection.
   /** Connections this registry listens on, each with its held requests (usually one). */
-  const sockets = new Map<Socket, Entry[]>();
+  const sockets = new Map<Socket, Hold[]>();
 
   function socketOnClose(this: Socket): void {
-    const entries = sockets.get(this);
+    const holds = sockets.get(this);
     sockets.delete(this);
-    if (entries !== undefined) for (const entry of entries) forget(entry);
+    if (holds !== undefined) for (const hold of holds) forget(hold);
   }
 
-  /** The entry of a hold while it is held, and its index in its connection's list. */
-  function find(hold: Hold): { entries: Entry[]; index: number } | undefined {
-    const entries = sockets.get(hold.res.req.socket);
-    if (entries === undefined) return undefined;
-    for (let index = 0; index < entries.length; index++) if ((entries[index] as Entry).hold === hold) return { entries, index };
-    return undefined;
+  /** A long-poll's slot in the deadline wheel. */
+  function bucketOf(hold: Hold): number {
+    return Math.ceil(hold.deadline / resolution);
   }
 
   function tick(): void {
@@ -104,8 +97,8 @@ export function createRegistry(options: RegistryOptions): Registry {
       const due = deadlines.get(swept);
       if (due === undefined) continue;
       deadlines.delete(swept);
-      for (const entry of due) {
-        if (release(entry.hold)) onExpire(entry.hold);
+      for (const hold of due) {
+        if (release(hold)) onExpire(hold);
       }
     }
     if (deadlines.size === 0 && timer !== undefined) {
@@ -115,12 +108,11 @@ export function createRegistry(options: RegistryOptions): Registry {
   }
 
   function add(hold: Hold): void {
-    const entry: Entry = { hold, bucket: -1 };
     const socket = hold.res.req.socket;
-    const entries = sockets.get(socket);
-    if (entries !== undefined) entries.push(entry);
+    const held = sockets.get(socket);
+    if (held !== undefined) held.push(hold);
     else {
-      sockets.set(socket, [entry]);
+      sockets.set(socket, [hold]);
       socket.on('close', socketOnClose);
     }
     for (const channel of hold.channels) {
@@ -136,13 +128,13 @@ export function createRegistry(options: RegistryOptions): Registry {
       streams.add(hold);
       return;
     }
-    entry.bucket = Math.ceil(hold.deadline / resolution);
-    let due = deadlines.get(entry.bucket);
+    const bucket = bucketOf(hold);
+    let due = deadlines.get(bucket);
     if (due === undefined) {
       due = new Set();
-      deadlines.set(entry.bucket, due);
+      deadlines.set(bucket, due);
     }
-    due.add(entry);
+    due.add(hold);
     if (timer === undefined) {
       swept = Math.floor(Date.now() / resolution);
       timer = setInterval(tick, resolution);
@@ -151,26 +143,24 @@ export function createRegistry(options: RegistryOptions): Registry {
   }
 
   function release(hold: Hold): boolean {
-    const found = find(hold);
-    if (found === undefined) return false;
-    const { entries, index } = found;
-    const entry = entries[index] as Entry;
-    if (index === entries.length - 1) entries.pop();
-    else entries.splice(index, 1);
-    forget(entry);
+    const held = sockets.get(hold.res.req.socket);
+    const index = held?.indexOf(hold) ?? -1;
+    if (index < 0) return false;
+    held?.splice(index, 1);
+    forget(hold);
     return true;
   }
 
   /** Drops a hold that has left its connection's list from every index. */
-  function forget(entry: Entry): void {
-    const { hold } = entry;
+  function forget(hold: Hold): void {
     size -= 1;
     if (hold.mode === 'stream') streams.delete(hold);
     else {
-      const due = deadlines.get(entry.bucket);
+      const bucket = bucketOf(hold);
+      const due = deadlines.get(bucket);
       if (due !== undefined) {
-        due.delete(entry);
-        if (due.size === 0) deadlines.delete(entry.bucket);
+        due.delete(hold);
+        if (due.size === 0) deadlines.delete(bucket);
       }
     }
     for (const channel of hold.channels) {
@@ -196,7 +186,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     },
     add,
     release,
-    has: (hold) => find(hold) !== undefined,
+    has: (hold) => sockets.get(hold.res.req.socket)?.includes(hold) === true,
     take(channel, wants) {
       const set = byChannel.get(channel);
       if (set === undefined) return [];

@@ -331,8 +331,8 @@ function log(s) {
  * Runs a job twice on the same server, on channels of their own, and keeps the second: the
  * first is the warm-up, untimed. A node server is measured as it runs for most of its life:
  * optimised, and past its first connection closes. Those throw away V8's optimised code for
- * most of node:http and net at once (a socket field changes type: `--trace-deopt` shows some
- * forty "wrong map" bailouts), and the next ~10,000 requests run slower while it is optimised
+ * most of node:http and net at once (`--trace-deopt` on the server shows some forty "wrong
+ * map" bailouts the moment they close), and the next ~10,000 requests run slower while it is optimised
  * again; a warm-up stream that closes nothing until it ends does not help, so the warm-up is the
  * workload itself, connections closed and all. Every target gets the same.
  */

@@ -109,7 +109,7 @@ test('delete drops a channel and tells watchers', async () => {
   await s.close();
 });
 
-test('messages evicted past --buffer or deleted are let go at once, not kept until their TTL', async () => {
+test('messages evicted past --buffer or deleted are not kept until their TTL', async () => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const s = store({ buffer: 1, maxChannels: 5000 });

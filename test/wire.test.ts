@@ -213,10 +213,10 @@ describe('the connections of an app that embeds holdpush', () => {
     });
     const port = (server.address() as AddressInfo).port;
     const raw = new RawConnection(port);
-    const before = () => [...sockets][0]?.listenerCount('close') ?? 0;
+    const closeListeners = () => [...sockets][0]?.listenerCount('close') ?? 0;
     raw.send('GET /sub/conn HTTP/1.1\r\nHost: x\r\n\r\n');
     await until(() => holdpush.stats().held.total === 1, 5000, 'held');
-    const withOne = before();
+    const withOne = closeListeners();
     for (let i = 0; i < 5; i++) {
       await holdpush.publish('conn', `m${i}`);
       const answer = await raw.answer(i);
@@ -224,9 +224,9 @@ describe('the connections of an app that embeds holdpush', () => {
       await until(() => holdpush.stats().held.total === 1, 5000, 'held again');
     }
     assert.equal(sockets.size, 1);
-    assert.equal(before(), withOne);
+    assert.equal(closeListeners(), withOne);
     await holdpush.close();
-    assert.equal(before(), withOne - 1);
+    assert.equal(closeListeners(), withOne - 1);
     raw.close();
   });
 });
