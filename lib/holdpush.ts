@@ -15,7 +15,7 @@ import { type Query, type RouteContext, createRouter } from './router';
 import type { ClusterStore } from './cluster-store';
 import { createStaticFiles } from './static';
 import type { MessageStore, StoredMessage } from './store';
-import { answerGone, answerShutdown, answerTimeout, readPosition, subscribe } from './subscribe';
+import { type Subscription, answerGone, answerShutdown, answerTimeout, readPosition, subscribe, subscribeNow } from './subscribe';
 
 /** What a store factory is told: the limits, and whether this process holds a channel now. */
 export interface StoreContext {
@@ -105,6 +105,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   // stores wake it over the network: a hold skips what it already read, and a pending one
   // (still confirming its read) is only told that it raced (see subscribe).
   const wakesInStep = store.kind === 'memory';
+  // Reads without a promise only where no wake-up can come between a read and its hold.
+  const immediate = wakesInStep ? store.immediate : undefined;
   // In a cluster every worker reports its figures, so /stats and /metrics cover them all.
   const clusterStore = store.kind === 'cluster' && 'totals' in store ? (store as ClusterStore) : undefined;
   clusterStore?.report(() => ({
@@ -187,14 +189,20 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       error(res, 503, 'too_many_subscribers', `this server holds its limit of ${options.maxSubscribers} subscribers (--max-subscribers)`, { 'Retry-After': 2 });
       return;
     }
+    const sub: Subscription = { channels, mode, position: position.token, sent: position.sent, newest, reloadUrl };
+    if (immediate !== undefined && mode !== 'stream') {
+      if (immediate.touch(channels)) subscribeNow(core, req, res, sub, immediate);
+      else tooManyChannels(res);
+      return;
+    }
     store
       .touch(channels)
-      .then((ok) => {
-        if (ok) return subscribe(core, req, res, { channels, mode, position: position.token, sent: position.sent, newest, reloadUrl });
-        error(res, 503, 'too_many_channels', `this server holds its limit of ${options.maxChannels} channels (--max-channels)`, { 'Retry-After': 2 });
-        return undefined;
-      })
+      .then((ok) => (ok ? subscribe(core, req, res, sub) : tooManyChannels(res)))
       .catch((failure: unknown) => core.fail(res, failure));
+  }
+
+  function tooManyChannels(res: ServerResponse): void {
+    error(res, 503, 'too_many_channels', `this server holds its limit of ${options.maxChannels} channels (--max-channels)`, { 'Retry-After': 2 });
   }
 
   function refuseSubscriber(req: IncomingMessage, res: ServerResponse, names: readonly string[], query: Query): boolean {

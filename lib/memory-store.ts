@@ -288,6 +288,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
 
   return {
     kind: 'memory',
+    immediate: { read, head: () => token(seq), touch },
     append: async (name, input) => append(name, input),
     read: async (names, after, limit) => read(names, after, limit),
     head: async () => token(seq),

@@ -68,8 +68,20 @@ export interface StoreEvents {
 
 export type StoreKind = 'memory' | 'cluster' | 'redis';
 
+/**
+ * The reads of a store that answers at once (the memory store), without a promise: a
+ * long-poll is then answered or held inside its request event, with no microtask between.
+ */
+export interface ImmediateReads {
+  read(channels: readonly string[], after: string | null, limit: number): ReadResult;
+  head(): string;
+  touch(channels: readonly string[]): boolean;
+}
+
 export interface MessageStore {
   readonly kind: StoreKind;
+  /** Present when reads need no I/O; the promise-returning methods give the same answers. */
+  readonly immediate?: ImmediateReads;
   /** Appends and tells every watcher before the returned promise settles (for local watchers). */
   append(channel: string, input: MessageInput): Promise<StoredMessage>;
   /** Up to `limit` messages after `after` (a token, or null for the oldest held). */

@@ -5,7 +5,7 @@ import { errorBody } from './errors';
 import { parsePosition } from './names';
 import type { Hold, HoldMode } from './registry';
 import type { Query } from './router';
-import type { ReadResult } from './store';
+import type { ImmediateReads, ReadResult } from './store';
 
 /** Messages one batch answer carries at most. */
 const BATCH_LIMIT = 1000;
@@ -38,6 +38,21 @@ export interface Subscription {
   readonly reloadUrl: string | undefined;
 }
 
+function readLimit(mode: HoldMode): number {
+  return mode === 'batch' ? BATCH_LIMIT : mode === 'stream' ? REPLAY_PAGE : 1;
+}
+
+/**
+ * Answers a long-poll on a store that reads at once (`store.immediate`): in the request's own
+ * event, so it is answered or held before any other event can run, and no read can race a wake-up.
+ */
+export function subscribeNow(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscription, reads: ImmediateReads): void {
+  const after = sub.position ?? (sub.newest ? reads.head() : null);
+  const result = reads.read(sub.channels, after, readLimit(sub.mode));
+  if (result.messages.length > 0) answerNow(core, res, sub.mode, result, result.gap);
+  else hold(core, req, res, sub, after, result, false);
+}
+
 /**
  * Answers a subscriber: at once when messages after its position are held, else holds it.
  * With a store that wakes this process over the network, a wake-up may come while a read is
@@ -45,9 +60,9 @@ export interface Subscription {
  * `raced`) and read again until a read saw everything, so no message falls in between.
  */
 export async function subscribe(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscription): Promise<void> {
-  const { store, registry, options } = core;
+  const { store, registry } = core;
   const after = sub.position ?? (sub.newest ? await store.head() : null);
-  const limit = sub.mode === 'batch' ? BATCH_LIMIT : sub.mode === 'stream' ? REPLAY_PAGE : 1;
+  const limit = readLimit(sub.mode);
   let result = await store.read(sub.channels, after, limit);
   if (gone(res)) return;
   if (sub.mode !== 'stream' && result.messages.length > 0) {
@@ -67,43 +82,49 @@ export async function subscribe(core: Core, req: IncomingMessage, res: ServerRes
       if (gone(res)) return;
     }
   }
+  const held = hold(core, req, res, sub, after, result, !core.wakesInStep);
+  while (held?.pending === true) {
+    held.raced = false;
+    let again: ReadResult;
+    try {
+      again = await store.read(sub.channels, held.position, limit);
+    } catch (error) {
+      if (registry.release(held)) throw error;
+      return;
+    }
+    if (!registry.has(held)) return;
+    if (sub.mode !== 'stream' && again.messages.length > 0) {
+      registry.release(held);
+      answerNow(core, res, sub.mode, again, held.gap || again.gap);
+      return;
+    }
+    for (const message of again.messages) res.write(core.encoded(message).sse);
+    held.position = again.head;
+    if (!again.more && !held.raced) held.pending = false;
+  }
+}
+
+/** Hands a subscriber that has nothing to read yet to the registry (or answers 503 in a shutdown). */
+function hold(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscription, after: string | null, result: ReadResult, pending: boolean): Hold | undefined {
   if (core.closing()) {
     answerShutdown(core, { res, mode: sub.mode });
-    return;
+    return undefined;
   }
   const stream = sub.mode === 'stream';
-  const hold: Hold = {
+  const held: Hold = {
     res,
     mode: sub.mode,
     channels: sub.channels,
     position: stream ? result.head : (after ?? result.head),
     gap: !stream && result.gap,
-    deadline: stream ? 0 : Date.now() + options.holdTimeout * 1000 * (1 - Math.random() * 0.1),
+    deadline: stream ? 0 : Date.now() + core.options.holdTimeout * 1000 * (1 - Math.random() * 0.1),
     ifModifiedSince: req.headers['if-modified-since'],
     reloadUrl: sub.reloadUrl,
-    pending: !core.wakesInStep,
+    pending,
     raced: false,
   };
-  registry.add(hold);
-  while (hold.pending) {
-    hold.raced = false;
-    let again: ReadResult;
-    try {
-      again = await store.read(sub.channels, hold.position, limit);
-    } catch (error) {
-      if (registry.release(hold)) throw error;
-      return;
-    }
-    if (!registry.has(hold)) return;
-    if (!stream && again.messages.length > 0) {
-      registry.release(hold);
-      answerNow(core, res, sub.mode, again, hold.gap || again.gap);
-      return;
-    }
-    for (const message of again.messages) res.write(core.encoded(message).sse);
-    hold.position = again.head;
-    if (!again.more && !hold.raced) hold.pending = false;
-  }
+  core.registry.add(held);
+  return held;
 }
 
 function answerNow(core: Core, res: ServerResponse, mode: HoldMode, result: ReadResult, gap: boolean): void {

@@ -137,6 +137,35 @@ describe('attach(server) and handle(req, res)', () => {
     }
   });
 
+  test('with the memory store a long-poll is answered or held by the time handle() returns', async () => {
+    const holdpush = createHoldpush({ log: 'off' });
+    // What an app could rely on right after handing a request over: for each request, whether
+    // its answer was complete, and how many long-polls were held.
+    const atReturn: { ended: boolean; held: number }[] = [];
+    const server = createServer((req, res) => {
+      holdpush.handle(req, res);
+      atReturn.push({ ended: res.writableEnded, held: holdpush.stats().held.longpoll });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await holdpush.publish('ready', 'waiting already');
+      assert.equal((await request(`${url}/sub/ready`)).text, 'waiting already');
+      const waiting = request(`${url}/sub/later`);
+      await until(() => atReturn.length === 2);
+      assert.deepEqual(atReturn, [
+        { ended: true, held: 0 },
+        { ended: false, held: 1 },
+      ]);
+      assert.equal((await holdpush.publish('later', 'next')).delivered, 1);
+      assert.equal((await waiting).text, 'next');
+    } finally {
+      await holdpush.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   test('bad options throw a TypeError at construction; publish() checks its target', async () => {
     assert.throws(() => createHoldpush({ holdTimeout: -1 }), TypeError);
     assert.throws(() => createHoldpush({ prefix: 'push/' }), TypeError);
