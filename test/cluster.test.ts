@@ -144,7 +144,6 @@ describe('cluster store over an IPC channel', { timeout: 20000 }, () => {
   });
 
   test('--workers 0 is one per core', () => {
-    assert.ok(workerCount(0) >= 1);
     assert.equal(workerCount(0), Math.max(1, availableParallelism()));
     assert.equal(workerCount(3), 3);
   });
