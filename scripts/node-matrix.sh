@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite on every supported Node (18, 20, 22, 24), less the browser tests, which
-# need Chromium and run once, on the machine's Node, inside `npm test`.
+# need Chromium, and the benchmark's smoke run (a minute of load, not a compatibility check):
+# those run once, on the machine's Node, inside `npm test`.
 #
 # The node binaries are the ones shipped in the npm packages node-linux-<arch>@<major>: fetched
 # with `npm pack` (the npm registry, nothing else) and kept in .cache/node-matrix/<major>/, so a
@@ -12,7 +13,7 @@
 #
 # Environment:
 #   NODE_MATRIX_CACHE    where the binaries go (default .cache/node-matrix)
-#   NODE_MATRIX_TESTS    the test files, space-separated (default test/*.test.ts less browser ones)
+#   NODE_MATRIX_TESTS    the test files, space-separated (default test/*.test.ts less the once-only ones)
 #   NODE_MATRIX_TIMEOUT  seconds one version's run may take before it is killed (default 900)
 #
 # Prints a line per version with its counts, then "node-matrix: N passed, N failed"; exits 1 when
@@ -32,14 +33,14 @@ case "$(uname -m)" in
   *) echo "node-matrix: no node-linux-* package for $(uname -m)" >&2; exit 1 ;;
 esac
 
-# Browser tests: once, on the machine's Node (npm test), never here.
-browser_only='^test/(browser|nchan-subscriber)\.test\.ts$'
+# Browser tests and the benchmark: once, on the machine's Node (npm test), never here.
+once_only='^test/(browser|nchan-subscriber|bench)\.test\.ts$'
 if [ -n "${NODE_MATRIX_TESTS:-}" ]; then
   read -r -a files <<<"$NODE_MATRIX_TESTS"
 else
   files=()
   for f in test/*.test.ts; do
-    [[ $f =~ $browser_only ]] || files+=("$f")
+    [[ $f =~ $once_only ]] || files+=("$f")
   done
 fi
 if [ ${#files[@]} -eq 0 ]; then
