@@ -286,12 +286,16 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     return true;
   }
 
+  function head(): string {
+    return token(seq);
+  }
+
   return {
     kind: 'memory',
-    immediate: { read, head: () => token(seq), touch },
+    immediate: { read, head, touch },
     append: async (name, input) => append(name, input),
     read: async (names, after, limit) => read(names, after, limit),
-    head: async () => token(seq),
+    head: async () => head(),
     follows: (tokenText, position) => {
       const at = seqOf(position);
       return at < 0 || seqOf(tokenText) > at;

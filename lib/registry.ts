@@ -144,9 +144,10 @@ export function createRegistry(options: RegistryOptions): Registry {
 
   function release(hold: Hold): boolean {
     const held = sockets.get(hold.res.req.socket);
-    const index = held?.indexOf(hold) ?? -1;
+    if (held === undefined) return false;
+    const index = held.indexOf(hold);
     if (index < 0) return false;
-    held?.splice(index, 1);
+    held.splice(index, 1);
     forget(hold);
     return true;
   }
