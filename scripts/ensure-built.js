@@ -20,7 +20,7 @@ function newest(dir) {
 
 if (!existsSync(join(root, 'node_modules', '.bin', 'tsc'))) {
   console.error('holdpush: installing the dev tools (npm install), once');
-  run('npm install --no-audit --no-fund');
+  run(existsSync(join(root, 'package-lock.json')) ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund');
 }
 const built = join(root, 'dist', 'server.js');
 if (!existsSync(built) || statSync(built).mtimeMs < newest(join(root, 'lib'))) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the test suite on every supported Node (18, 20, 22, 24), less the browser tests, which
+# Runs the test suite on every supported Node (18, 20, 22, 24, 26), less the browser tests, which
 # need Chromium, and the benchmark's smoke run (a minute of load, not a compatibility check):
 # those run once, on the machine's Node, inside `npm test`.
 #
@@ -7,7 +7,7 @@
 # with `npm pack` (the npm registry, nothing else) and kept in .cache/node-matrix/<major>/, so a
 # second run downloads nothing. Each version runs `node --import tsx --test` on test/*.test.ts.
 #
-#   scripts/node-matrix.sh               # 18 20 22 24
+#   scripts/node-matrix.sh               # 18 20 22 24 26
 #   scripts/node-matrix.sh 18 24         # only these majors
 #   scripts/node-matrix.sh 18.19.0       # an exact version (tsx needs >= 18.19)
 #
@@ -25,7 +25,7 @@ root=$PWD
 cache=${NODE_MATRIX_CACHE:-$root/.cache/node-matrix}
 run_timeout=${NODE_MATRIX_TIMEOUT:-900}
 majors=("$@")
-[ ${#majors[@]} -eq 0 ] && majors=(18 20 22 24)
+[ ${#majors[@]} -eq 0 ] && majors=(18 20 22 24 26)
 
 case "$(uname -m)" in
   x86_64 | amd64) arch=x64 ;;
