@@ -68,7 +68,7 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 const NO_QUERY: Query = new URLSearchParams();
 
-/** Headers a subscriber may send cross-origin (PROTOCOL.md: `Etag` for NchanSubscriber.js). */
+/** Headers a subscriber may send cross-origin (docs/protocol.md, "CORS": `Etag` for NchanSubscriber.js). */
 const ALLOW_HEADERS = 'If-None-Match, If-Modified-Since, Etag, Last-Event-ID, Content-Type, Cache-Control, Authorization, X-EventSource-Event';
 
 export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {

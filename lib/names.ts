@@ -1,4 +1,7 @@
-/** Validation of what clients name: channels, uids and positions (PROTOCOL.md, "Words"). */
+/**
+ * Validation of what clients name: channels, uids and positions (docs/protocol.md,
+ * "Channels, messages and ids" and "Positions and gaps").
+ */
 
 const NAME = /^[A-Za-z0-9_\-.@~]{1,128}$/;
 const TOKEN = /^[0-9A-Za-z._~-]{1,512}$/;

@@ -1,6 +1,6 @@
 import type { StoreKind } from './store';
 
-/** The figures of `/stats` (PROTOCOL.md, Face 3). */
+/** The figures of `/stats` (docs/protocol.md, "Operations"). */
 export interface Stats {
   uptime: number;
   held: { longpoll: number; stream: number; total: number };

@@ -14,7 +14,10 @@ const REPLAY_PAGE = 1000;
 
 export type PositionResult = { ok: true; token: string | null; sent: string | null } | { ok: false; sent: string };
 
-/** The first position named, in PROTOCOL.md's order; a malformed one is an error, not ignored. */
+/**
+ * The first position named, in the order of docs/protocol.md ("Positions and gaps"); a
+ * malformed one is an error, not ignored.
+ */
 export function readPosition(req: IncomingMessage, query: Query): PositionResult {
   const candidates = [req.headers['if-none-match'], req.headers['last-event-id'], query.get('last_event_id'), req.headers.etag];
   for (const candidate of candidates) {

@@ -26,7 +26,7 @@ test('--port 0 --host 127.0.0.1 prints the address it listens on; /healthz is 20
   assert.equal(exit.stderr, '');
 });
 
-test('--help lists every flag of PROTOCOL.md with its default, exit 0', T, async () => {
+test('--help lists every flag of docs/protocol.md with its default, exit 0', T, async () => {
   const exit = await runCli(['--help']);
   assert.equal(exit.code, 0);
   assert.equal(exit.stderr, '');

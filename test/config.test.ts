@@ -8,7 +8,7 @@ function config(argv: string[], env: NodeJS.ProcessEnv = {}) {
   return (request as Extract<typeof request, { help: false }>).config;
 }
 
-test('defaults are PROTOCOL.md\'s', () => {
+test('defaults are those of docs/protocol.md', () => {
   const c = config([]);
   assert.deepEqual(
     { port: c.port, host: c.host, holdTimeout: c.holdTimeout, keepalive: c.keepalive, buffer: c.buffer, messageTtl: c.messageTtl, maxMessage: c.maxMessage, maxSubscribers: c.maxSubscribers, maxChannels: c.maxChannels, firstMessage: c.firstMessage, corsOrigin: c.corsOrigin, publishAllow: c.publishAllow, shutdownTimeout: c.shutdownTimeout, workers: c.workers, log: c.log },

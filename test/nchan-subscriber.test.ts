@@ -12,7 +12,7 @@
  * those headers: a cross-origin preflight that must allow `Etag`. As `eventsource` it opens
  * `EventSource(url)`, and on start() after stop() `url?last_event_id=<lastMessageId>`; when the
  * stream is cut the browser reconnects to that same URL adding `Last-Event-ID: <newer id>`, which
- * holdpush reads first (PROTOCOL.md's order), so nothing repeats.
+ * holdpush reads first (the order of docs/protocol.md, "Positions and gaps"), so nothing repeats.
  *
  * Two things Chromium does on its own, seen here, that are not holdpush's: it resends once a
  * request that got a 408 on a reused keep-alive connection (so a long-poll timeout reaches the
@@ -291,7 +291,7 @@ describe('NchanSubscriber.js in Chromium, cross-origin', { skip }, () => {
 
           // The person reloads the page; three more come meanwhile. The new NchanSubscriber takes
           // lastMessageId from sessionStorage and names it alone: as long-poll in an Etag header
-          // (the fourth way PROTOCOL.md reads a position), as EventSource in last_event_id.
+          // (the fourth way docs/protocol.md reads a position), as EventSource in last_event_id.
           const reload = hp.seen.length;
           await page.reload();
           await until(() => hp.holdpush.stats().held.total === 0, 5000, 'the old page gone');

@@ -1,7 +1,7 @@
 /**
  * Property tests of the parsers that stand at the edge (issue 4, item 6): names, channel
  * lists, positions and publish-allow rules, each against an independent reference written
- * from PROTOCOL.md, over thousands of seeded random inputs. Replay with FUZZ_SEED=<seed>.
+ * from docs/protocol.md, over thousands of seeded random inputs. Replay with FUZZ_SEED=<seed>.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -29,7 +29,7 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
-// ---- references, written from PROTOCOL.md without the implementation's regexes ----
+// ---- references, written from docs/protocol.md without the implementation's regexes ----
 
 const NAME_SET = new Set(NAME_CHARS);
 const TOKEN_SET = new Set(TOKEN_CHARS);
@@ -300,14 +300,14 @@ function ruleLike(r: Rng): string {
 }
 
 describe(`parser properties (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, () => {
-  test('isValidName agrees with PROTOCOL.md on every generated name', () => {
+  test('isValidName agrees with docs/protocol.md on every generated name', () => {
     property('isValidName', ROUNDS, nameLike, (name) => {
       const got = isValidName(name);
       return got === referenceName(name) ? undefined : `isValidName said ${got}`;
     });
   });
 
-  test('a subscription spans at most 16 channels (PROTOCOL.md)', () => {
+  test('a subscription spans at most 16 channels (docs/protocol.md)', () => {
     assert.equal(MAX_CHANNELS_PER_SUBSCRIPTION, 16);
   });
 

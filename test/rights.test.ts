@@ -341,7 +341,7 @@ function randomString(next: () => number, alphabet: string | readonly string[], 
   return out;
 }
 
-/** PROTOCOL.md: `<digits>:<T>` or a bare `T`, `T` = 1-512 of the token set, optionally in double quotes. */
+/** docs/protocol.md, "Positions and gaps": `<digits>:<T>` or a bare `T`, `T` = 1-512 of the token set, optionally in double quotes. */
 const POSITION = /^(?:\d{1,20}:)?([0-9A-Za-z._~-]{1,512})$/;
 
 function referencePosition(text: string): string | null {
@@ -352,12 +352,12 @@ function referencePosition(text: string): string | null {
   return match === null ? null : (match[1] as string);
 }
 
-/** PROTOCOL.md: 1-128 of `A-Z a-z 0-9 _ - . @ ~`, not `.` or `..`. */
+/** docs/protocol.md, "Channels, messages and ids": 1-128 of `A-Z a-z 0-9 _ - . @ ~`, not `.` or `..`. */
 function referenceName(text: string): boolean {
   return /^[A-Za-z0-9_\-.@~]{1,128}$/.test(text) && text !== '.' && text !== '..';
 }
 
-describe('parsePosition and isValidName against PROTOCOL.md (seeded random cases)', () => {
+describe('parsePosition and isValidName against docs/protocol.md (seeded random cases)', () => {
   test('parsePosition agrees with the protocol regex', () => {
     const next = prng(0x5eed);
     let accepted = 0;

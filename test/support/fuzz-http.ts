@@ -213,8 +213,9 @@ export function parseResponses(data: Buffer): { responses: SeenResponse[]; junk:
 }
 
 /**
- * The rules of PROTOCOL.md every answer keeps: no 5xx but 503; every 4xx and 503 is a JSON
- * body `{"error", "message"}` (HEAD answers carry no body); a stream opens with a comment.
+ * The rules of docs/protocol.md ("Errors and limits") every answer keeps: no 5xx but 503;
+ * every 4xx and 503 is a JSON body `{"error", "message"}` (HEAD answers carry no body); a
+ * stream opens with a comment.
  * Returns what is wrong, or undefined.
  */
 export function judge(method: string, response: SeenResponse): string | undefined {
