@@ -1,3 +1,4 @@
+import { parseAddressRule } from './address';
 import { type HoldpushOptions, defaultOptions } from './options';
 
 /** What the command line may set: the embedding options plus where to listen and how many processes. */
@@ -13,13 +14,15 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'duration' | 'count' | 'port' | 'text' | 'list' | 'choice';
+type Kind = 'duration' | 'count' | 'port' | 'text' | 'addresses' | 'choice';
 
 interface Flag {
   readonly key: keyof CliConfig;
   readonly kind: Kind;
   readonly help: string;
   readonly choices?: readonly string[];
+  /** For `addresses`: words allowed besides addresses and CIDRs. */
+  readonly words?: readonly string[];
 }
 
 const FLAGS: Record<string, Flag> = {
@@ -36,7 +39,8 @@ const FLAGS: Record<string, Flag> = {
   'publish-token': { key: 'publishToken', kind: 'text', help: 'publishers need Authorization: Bearer <token>' },
   'subscribe-secret': { key: 'subscribeSecret', kind: 'text', help: 'subscribers need an HS256 JWT signed with it' },
   'cors-origin': { key: 'corsOrigin', kind: 'text', help: 'Access-Control-Allow-Origin of every answer' },
-  'publish-allow': { key: 'publishAllow', kind: 'list', help: 'addresses or CIDRs that may publish without a token' },
+  'publish-allow': { key: 'publishAllow', kind: 'addresses', help: 'addresses or CIDRs that may publish without a token' },
+  'trust-proxy': { key: 'trustProxy', kind: 'addresses', words: ['loopback'], help: "proxies whose X-Forwarded-For/Forwarded are believed ('loopback' = 127.0.0.0/8,::1)" },
   'shutdown-timeout': { key: 'shutdownTimeout', kind: 'duration', help: 'seconds a shutdown may take' },
   workers: { key: 'workers', kind: 'count', help: 'processes sharing the port (0 = one per core)' },
   redis: { key: 'redis', kind: 'text', help: 'a redis:// URL: share channels with every server on it' },
@@ -73,9 +77,11 @@ function parseValue(flag: string, spec: Flag, raw: string): unknown {
     case 'choice':
       if (!spec.choices?.includes(raw)) throw new ConfigError(`--${flag} must be one of ${spec.choices?.join(', ')}, got "${raw}"`);
       return raw;
-    case 'list': {
+    case 'addresses': {
       const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
       if (entries.length === 0) throw new ConfigError(`--${flag} needs at least one entry`);
+      const bad = entries.find((entry) => !spec.words?.includes(entry) && parseAddressRule(entry) === null);
+      if (bad !== undefined) throw new ConfigError(`--${flag}: not an address or CIDR${spec.words ? ` or ${spec.words.join(', ')}` : ''}: ${JSON.stringify(bad)}`);
       return entries;
     }
     case 'text':
@@ -117,7 +123,7 @@ export function helpText(): string {
   const lines = ['Usage: holdpush [flags]', '', 'Every flag has an environment twin: --hold-timeout is HOLDPUSH_HOLD_TIMEOUT (PORT also sets the port).', ''];
   for (const [flag, spec] of Object.entries(FLAGS)) {
     const value = cliDefaults[spec.key];
-    const shown = value === undefined ? 'none' : Array.isArray(value) ? value.join(',') : String(value);
+    const shown = value === undefined || (Array.isArray(value) && value.length === 0) ? 'none' : Array.isArray(value) ? value.join(',') : String(value);
     lines.push(`  --${flag.padEnd(18)} ${spec.help} (default: ${shown})`);
   }
   return `${lines.join('\n')}\n`;

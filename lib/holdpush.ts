@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { EncodedMessage, JSON_TYPE, type SharedHeaders, broadcast } from './broadcast';
+import { createClientOf } from './client-address';
 import { type Core, type Published, accepts, failWith, pairs } from './core';
 import { type ErrorCode, echo, sendError } from './errors';
 import { createLogger, type Write } from './log';
@@ -74,8 +75,9 @@ const ALLOW_HEADERS = 'If-None-Match, If-Modified-Since, Etag, Last-Event-ID, Co
 export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   const { store: storeFactory, publicDir, logWrite, ...rest } = given;
   const options = resolveOptions(rest);
-  const logger = createLogger(options.log, logWrite);
-  const rights = createRights(options);
+  const clientOf = createClientOf(options.trustProxy);
+  const logger = createLogger(options.log, logWrite, (req) => clientOf(req).address);
+  const rights = createRights(options, clientOf);
   const files = createStaticFiles(publicDir ?? join(__dirname, '..', 'public'));
   const shared: SharedHeaders = [
     'Access-Control-Allow-Origin', options.corsOrigin,

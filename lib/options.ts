@@ -1,4 +1,5 @@
 /** Options of `createHoldpush`, their defaults and their validation. */
+import { parseAddressRule } from './address';
 
 export type LogFormat = 'text' | 'json' | 'off';
 export type FirstMessage = 'oldest' | 'newest';
@@ -28,6 +29,11 @@ export interface HoldpushOptions {
   corsOrigin: string;
   /** Addresses and CIDRs that may publish without a token. @defaultValue ['127.0.0.0/8', '::1'] */
   publishAllow: string[];
+  /**
+   * Proxies (addresses, CIDRs, or `'loopback'`) whose `X-Forwarded-For` / `Forwarded` name the
+   * client; without one, a forwarded request may not publish by address. @defaultValue []
+   */
+  trustProxy: string[];
   /** Seconds a shutdown may take. @defaultValue 5 */
   shutdownTimeout: number;
   /** One request line per finished request. @defaultValue 'text' */
@@ -49,6 +55,7 @@ export const defaultOptions: Readonly<HoldpushOptions> = {
   subscribeSecret: undefined,
   corsOrigin: '*',
   publishAllow: ['127.0.0.0/8', '::1'],
+  trustProxy: [],
   shutdownTimeout: 5,
   log: 'text',
   prefix: '',
@@ -84,10 +91,16 @@ export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOp
   optionalText('subscribeSecret', o.subscribeSecret);
   if (typeof o.corsOrigin !== 'string' || o.corsOrigin === '' || /[\r\n]/.test(o.corsOrigin)) throw new TypeError('corsOrigin must be a non-empty header value');
   if (!Array.isArray(o.publishAllow) || o.publishAllow.some((entry) => typeof entry !== 'string')) throw new TypeError('publishAllow must be an array of addresses or CIDRs');
+  if (!Array.isArray(o.trustProxy)) throw new TypeError("trustProxy must be an array of addresses, CIDRs or 'loopback'");
+  for (const entry of o.trustProxy as unknown[]) {
+    if (typeof entry !== 'string' || (entry.trim() !== 'loopback' && parseAddressRule(entry.trim()) === null)) {
+      throw new TypeError(`trustProxy: not an address, CIDR or 'loopback': ${JSON.stringify(entry)}`);
+    }
+  }
   if (typeof o.prefix !== 'string' || (o.prefix !== '' && (!o.prefix.startsWith('/') || o.prefix.endsWith('/')))) {
     throw new TypeError("prefix must be '' or start with '/' and not end with '/' (e.g. '/push')");
   }
-  return { ...o, publishAllow: [...o.publishAllow] };
+  return { ...o, publishAllow: [...o.publishAllow], trustProxy: [...o.trustProxy] };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

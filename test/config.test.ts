@@ -16,6 +16,7 @@ test('defaults are those of docs/protocol.md', () => {
   );
   assert.equal(c.publishToken, undefined);
   assert.equal(c.redis, undefined);
+  assert.deepEqual(c.trustProxy, [], 'no proxy is trusted unless named');
 });
 
 test('flags, --flag=value, environment twins and PORT', () => {
@@ -28,10 +29,12 @@ test('flags, --flag=value, environment twins and PORT', () => {
   assert.equal(c.port, 9000);
   assert.equal(config([], { HOLDPUSH_PORT: '1234', PORT: '9000' }).port, 1234);
   assert.equal(config(['--workers', '0']).workers, 0);
+  assert.deepEqual(config(['--trust-proxy', 'loopback, 10.0.0.0/8']).trustProxy, ['loopback', '10.0.0.0/8']);
+  assert.deepEqual(config([], { HOLDPUSH_TRUST_PROXY: '::1,192.0.2.1' }).trustProxy, ['::1', '192.0.2.1']);
 });
 
 test('anything unknown or bad is a ConfigError with one line', () => {
-  for (const argv of [['--nope', '1'], ['--hold-timeout', 'abc'], ['--hold-timeout', '-1'], ['--buffer', '1.5'], ['--buffer', '0'], ['--port', '70000'], ['--first-message', 'middle'], ['--log', 'loud'], ['--hold-timeout'], ['stray'], ['--publish-allow', ','], ['--publish-token', '']]) {
+  for (const argv of [['--nope', '1'], ['--hold-timeout', 'abc'], ['--hold-timeout', '-1'], ['--buffer', '1.5'], ['--buffer', '0'], ['--port', '70000'], ['--first-message', 'middle'], ['--log', 'loud'], ['--hold-timeout'], ['stray'], ['--publish-allow', ','], ['--publish-token', ''], ['--publish-allow', 'loopback'], ['--publish-allow', '10.0.0.1,nope'], ['--trust-proxy', ','], ['--trust-proxy', 'proxy.example'], ['--trust-proxy', 'loopback,10.0.0.0/33'], ['--trust-proxy', 'a\nb']]) {
     assert.throws(() => parseCli(argv, {}), (error: unknown) => error instanceof ConfigError && !error.message.includes('\n'), argv.join(' '));
   }
   assert.throws(() => parseCli([], { HOLDPUSH_KEEPALIVE: 'soon' }), ConfigError);
@@ -40,9 +43,10 @@ test('anything unknown or bad is a ConfigError with one line', () => {
 test('--help lists every flag with its default', () => {
   assert.deepEqual(parseCli(['--help'], {}), { help: true });
   const help = helpText();
-  for (const flag of ['port', 'host', 'hold-timeout', 'keepalive', 'buffer', 'message-ttl', 'max-message', 'max-subscribers', 'max-channels', 'first-message', 'publish-token', 'subscribe-secret', 'cors-origin', 'publish-allow', 'shutdown-timeout', 'workers', 'redis', 'log']) {
+  for (const flag of ['port', 'host', 'hold-timeout', 'keepalive', 'buffer', 'message-ttl', 'max-message', 'max-subscribers', 'max-channels', 'first-message', 'publish-token', 'subscribe-secret', 'cors-origin', 'publish-allow', 'trust-proxy', 'shutdown-timeout', 'workers', 'redis', 'log']) {
     assert.match(help, new RegExp(`--${flag} `));
   }
   assert.match(help, /default: 127\.0\.0\.0\/8,::1/);
+  assert.match(help, /--trust-proxy .*loopback.*\(default: none\)/);
   assert.equal(cliDefaults.port, 8888);
 });
