@@ -56,7 +56,11 @@ export interface PublishResult {
 
 export interface Holdpush {
   readonly options: Readonly<HoldpushOptions>;
-  /** Answers holdpush's routes and returns true; returns false, touching nothing, for others. */
+  /**
+   * Answers holdpush's routes and returns true; returns false, touching nothing, for others.
+   * Best mounted before the app's body parsers; after them it answers at once with what they
+   * left on `req.body` (or 400 `body_consumed`), never waiting for a body already read.
+   */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** Serves holdpush on a server; returns the function that takes it off again. */
   attach(server: Server): () => void;

@@ -167,7 +167,7 @@ describe('attach(server) and handle(req, res)', () => {
     }
   });
 
-  test('bad options throw a TypeError at construction; publish() checks its size', async () => {
+  test('bad options throw a TypeError at construction; publish() checks its target and size', async () => {
     assert.throws(() => createHoldpush({ holdTimeout: -1 }), TypeError);
     assert.throws(() => createHoldpush({ prefix: 'push/' }), TypeError);
     assert.throws(() => createHoldpush({ publishAllow: ['not-an-address'] }), TypeError);
