@@ -49,7 +49,8 @@ const FLAGS: Record<string, Flag> = {
 
 export const cliDefaults: Readonly<CliConfig> = (() => {
   const { prefix: _prefix, ...rest } = defaultOptions;
-  return { ...rest, port: 8888, host: '0.0.0.0', workers: 1, redis: undefined };
+  // The command logs requests unless told not to; an embedded instance does not (see `log`).
+  return { ...rest, log: 'text', port: 8888, host: '0.0.0.0', workers: 1, redis: undefined };
 })();
 
 function envName(flag: string): string {

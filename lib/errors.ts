@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'bad_uid'
   | 'bad_position'
   | 'bad_body'
+  | 'body_consumed'
   | 'missing_message'
   | 'unauthorized'
   | 'forbidden'

@@ -6,10 +6,11 @@ import { type Core, type Published, accepts, failWith, pairs } from './core';
 import { type ErrorCode, echo, sendError } from './errors';
 import { createLogger, type Write } from './log';
 import { createMemoryStore } from './memory-store';
-import { EVERY_UID, isValidEventName, isValidName, parseChannelList, uidChannel } from './names';
+import { EVERY_UID, isValidName, parseChannelList, uidChannel } from './names';
 import { type Stats, prometheus } from './ops';
-import { type HoldpushOptions, resolveOptions } from './options';
+import { type HoldpushOptions, checkOptionNames, resolveOptions } from './options';
 import { handlePub, handleSend } from './publish';
+import { publishArguments } from './publish-arguments';
 import { type Hold, type HoldMode, createRegistry } from './registry';
 import { createRights, refusalHeaders } from './rights';
 import { type Query, type RouteContext, createRouter } from './router';
@@ -33,9 +34,12 @@ export interface CreateHoldpushOptions extends Partial<HoldpushOptions> {
   store?: StoreFactory;
   /** The folder of the pages and the browser client. @defaultValue the package's `public/` */
   publicDir?: string;
-  /** Where request log lines go. @defaultValue standard output */
+  /** Where request log lines go (with `log` set to 'text' or 'json'). @defaultValue standard output */
   logWrite?: Write;
 }
+
+/** The options beside HoldpushOptions: the type makes this list whole, so none is refused as unknown. */
+const EMBED_OPTIONS: Record<Exclude<keyof CreateHoldpushOptions, keyof HoldpushOptions>, true> = { store: true, publicDir: true, logWrite: true };
 
 export interface PublishOptions {
   /** @defaultValue 'text/plain; charset=utf-8' */
@@ -53,19 +57,24 @@ export interface PublishResult {
 
 export interface Holdpush {
   readonly options: Readonly<HoldpushOptions>;
-  /** Answers holdpush's routes and returns true; returns false, touching nothing, for others. */
+  /**
+   * Answers holdpush's routes and returns true; returns false, touching nothing, for others.
+   * Best mounted before the app's body parsers; after them it answers at once with what they
+   * left on `req.body` (or 400 `body_consumed`), never waiting for a body already read.
+   */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** Serves holdpush on a server; returns the function that takes it off again. */
   attach(server: Server): () => void;
-  /** Publishes to a channel, to one uid (`'uid:<uid>'`), or to every uid (`'uid:*'`). */
+  /**
+   * Publishes to a channel, to one uid (`'uid:<uid>'`), or to every uid (`'uid:*'`). A bad
+   * target, data or option rejects with a TypeError (a message over `maxMessage` with a
+   * RangeError); it never throws.
+   */
   publish(target: string, data: string | Uint8Array, options?: PublishOptions): Promise<PublishResult>;
   stats(): Stats;
   /** Answers every held request (503, streams end) and stops; idempotent. */
   close(): Promise<void>;
 }
-
-/** What node:http accepts in a header value (a publisher's own come through its parser). */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 const NO_QUERY: Query = new URLSearchParams();
 
@@ -73,6 +82,7 @@ const NO_QUERY: Query = new URLSearchParams();
 const ALLOW_HEADERS = 'If-None-Match, If-Modified-Since, Etag, Last-Event-ID, Content-Type, Cache-Control, Authorization, X-EventSource-Event';
 
 export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
+  checkOptionNames(given, Object.keys(EMBED_OPTIONS));
   const { store: storeFactory, publicDir, logWrite, ...rest } = given;
   const options = resolveOptions(rest);
   const clientOf = createClientOf(options.trustProxy);
@@ -348,24 +358,10 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     return true;
   }
 
-  function publish(target: string, data: string | Uint8Array, publishOptions: PublishOptions = {}): Promise<PublishResult> {
-    let channel = target;
-    if (target.startsWith('uid:')) {
-      const uid = target.slice(4);
-      if (uid !== '*' && !isValidName(uid)) return Promise.reject(new TypeError(`not a uid: ${echo(uid)}`));
-      channel = uid === '*' ? EVERY_UID : uidChannel(uid);
-    } else if (!isValidName(target)) {
-      return Promise.reject(new TypeError(`not a channel name: ${echo(target)}`));
-    }
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    if (bytes.length > options.maxMessage) return Promise.reject(new RangeError(`a message may be at most ${options.maxMessage} bytes`));
-    const { contentType = 'text/plain; charset=utf-8', event } = publishOptions;
-    // Both reach the wire as they are: a header value, and a line of an EventSource event.
-    if (!HEADER_VALUE.test(contentType)) return Promise.reject(new TypeError(`not a header value: ${echo(contentType)}`));
-    if (event !== undefined && !isValidEventName(event)) return Promise.reject(new TypeError(`not an event name: ${echo(event)}`));
-    return core
-      .publish(channel, { data: bytes, contentType, event })
-      .then((result) => ({ id: result.message.id, delivered: result.delivered }));
+  async function publish(target: string, data: string | Uint8Array, publishOptions?: PublishOptions): Promise<PublishResult> {
+    const { channel, input } = publishArguments(target, data, publishOptions, options.maxMessage);
+    const result = await core.publish(channel, input);
+    return { id: result.message.id, delivered: result.delivered };
   }
 
   return {

@@ -7,6 +7,7 @@ import { type CreateHoldpushOptions, type Holdpush, createHoldpush } from './hol
 const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface HoldpushServer {
+  /** Not listening yet: call `server.listen(port)`. */
   readonly server: Server;
   readonly holdpush: Holdpush;
 }
@@ -68,7 +69,9 @@ function serverOnCheckExpectation(_req: IncomingMessage, res: ServerResponse): v
 /**
  * A `node:http` server that serves only holdpush, with timeouts fit for held requests:
  * headers must arrive quickly (slowloris), a held request is never cut by the server, and
- * idle keep-alive lasts past the 60 s idle timeout of common load balancers.
+ * idle keep-alive lasts past the 60 s idle timeout of common load balancers. Returns the
+ * server, not yet listening (`server.listen(port)`), and the holdpush it serves (`publish`,
+ * `close`): the CLI's set-up, for an app that gives holdpush a port of its own.
  */
 export function createHoldpushServer(options: CreateHoldpushOptions = {}): HoldpushServer {
   const holdpush = createHoldpush(options);

@@ -1,6 +1,8 @@
 /** Options of `createHoldpush`, their defaults and their validation. */
 import { parseAddressRule } from './address';
 
+import { echo } from './errors';
+
 export type LogFormat = 'text' | 'json' | 'off';
 export type FirstMessage = 'oldest' | 'newest';
 
@@ -36,7 +38,11 @@ export interface HoldpushOptions {
   trustProxy: string[];
   /** Seconds a shutdown may take. @defaultValue 5 */
   shutdownTimeout: number;
-  /** One request line per finished request. @defaultValue 'text' */
+  /**
+   * One request line per finished request, written with `logWrite` (standard output by
+   * default). An app that embeds holdpush keeps its standard output to itself unless it asks.
+   * @defaultValue 'off' (the `holdpush` command: 'text')
+   */
   log: LogFormat;
   /** Mount path, e.g. '/push'; '' serves at the root. @defaultValue '' */
   prefix: string;
@@ -57,7 +63,7 @@ export const defaultOptions: Readonly<HoldpushOptions> = {
   publishAllow: ['127.0.0.0/8', '::1'],
   trustProxy: [],
   shutdownTimeout: 5,
-  log: 'text',
+  log: 'off',
   prefix: '',
 };
 
@@ -72,6 +78,65 @@ function optionalText(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`);
   return value;
+}
+
+/** Flags of the `holdpush` command that an embedded instance does not take, and what does their work. */
+const LISTEN = 'an embedded holdpush does not listen: your server does (createHoldpushServer() returns one to listen on)';
+const NOT_OPTIONS: ReadonlyMap<string, string> = new Map([
+  ['port', LISTEN],
+  ['host', LISTEN],
+  ['workers', 'an app runs its own processes; processes share messages through the store option (createRedisStore)'],
+  ['redis', 'Redis goes through the store option: { store: (context) => createRedisStore({ url, ...context }) }'],
+]);
+
+/** Longest option name compared for a "did you mean"; a longer one is no typo of ours. */
+const SUGGEST_LIMIT = 64;
+
+/** Edit distance (insert, delete, substitute), for short names only. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/** The known name a mistyped one was likely meant to be: a flag's camelCase, a case slip, or a typo. */
+function suggestion(name: string, known: readonly string[]): string | undefined {
+  if (name.length > SUGGEST_LIMIT) return undefined;
+  const camel = name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  const exact = known.find((candidate) => candidate.toLowerCase() === camel.toLowerCase());
+  if (exact !== undefined) return exact;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const d = distance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/**
+ * Throws a TypeError naming the first option that is not one: an unknown name, or a flag of
+ * the command that an app does its own way. `more` are the options beside HoldpushOptions.
+ */
+export function checkOptionNames(given: unknown, more: readonly string[]): void {
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new TypeError('options must be an object');
+  const known = [...Object.keys(defaultOptions), ...more];
+  for (const name of Object.keys(given)) {
+    if (known.includes(name)) continue;
+    const instead = NOT_OPTIONS.get(name);
+    if (instead !== undefined) throw new TypeError(`${name} is not an option of createHoldpush: ${instead}`);
+    const hint = suggestion(name, known);
+    throw new TypeError(`unknown option ${echo(name)}${hint === undefined ? '' : ` (did you mean ${hint}?)`}`);
+  }
 }
 
 /** Fills defaults and checks every option; a programmer's mistake throws a TypeError. */

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from './body';
+import { type BodyResult, readBody } from './body';
 import { JSON_TYPE } from './broadcast';
 import { type Core, accepts, pairs } from './core';
 import { type ErrorCode, echo } from './errors';
-import { parseSendForm } from './form';
+import { type FormResult, formFromFields, parseSendForm } from './form';
 import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
 import { refusalHeaders } from './rights';
 import type { Query } from './router';
@@ -19,6 +19,12 @@ function tooLargeText(core: Core): string {
 
 function tooLarge(core: Core, res: ServerResponse): void {
   core.error(res, 413, 'payload_too_large', tooLargeText(core), { Connection: 'close' });
+}
+
+/** Why a body the app's parser read cannot be published: the words of the 400 `body_consumed`. */
+function consumedText(read: BodyResult): string {
+  const what = read.kind === 'parsed' ? 'parsed it into an object, and /pub publishes the bytes as they were sent' : 'left nothing on req.body to publish';
+  return `a body parser of the app read this request before holdpush and ${what}: mount holdpush before the body parser`;
 }
 
 /** Channel info in Nchan's text layout (CRLF), or JSON when the client asks for it. */
@@ -73,8 +79,9 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
     return;
   }
   const read = await readBody(req, core.options.maxMessage);
-  if (!read.ok) {
-    if (read.tooLarge) tooLarge(core, res);
+  if (read.kind !== 'bytes') {
+    if (read.kind === 'too_large') tooLarge(core, res);
+    else if (read.kind !== 'gone') core.error(res, 400, 'body_consumed', consumedText(read));
     return;
   }
   const contentType = req.headers['content-type'] || 'text/plain; charset=utf-8';
@@ -97,11 +104,22 @@ export async function handleSend(core: Core, req: IncomingMessage, res: ServerRe
     res.end();
   };
   const read = await readBody(req, core.options.maxMessage + FORM_OVERHEAD);
-  if (!read.ok) {
-    if (read.tooLarge) refuse(413, 'payload_too_large', tooLargeText(core), { Connection: 'close' });
-    return;
+  let parsed: FormResult;
+  switch (read.kind) {
+    case 'gone':
+      return;
+    case 'too_large':
+      refuse(413, 'payload_too_large', tooLargeText(core), { Connection: 'close' });
+      return;
+    case 'consumed':
+      refuse(400, 'body_consumed', consumedText(read));
+      return;
+    case 'parsed':
+      parsed = formFromFields(read.value);
+      break;
+    case 'bytes':
+      parsed = await parseSendForm(req.headers['content-type'], read.body);
   }
-  const parsed = await parseSendForm(req.headers['content-type'], read.body);
   if (!parsed.ok) {
     refuse(parsed.status, parsed.status === 415 ? 'unsupported_media_type' : 'bad_body', parsed.message);
     return;
