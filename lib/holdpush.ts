@@ -16,6 +16,7 @@ import type { ClusterStore } from './cluster-store';
 import { createStaticFiles } from './static';
 import type { MessageStore, StoredMessage } from './store';
 import { type Subscription, answerGone, answerShutdown, answerTimeout, readPosition, subscribe, subscribeNow } from './subscribe';
+import { fastPathMisfit } from './wire';
 
 /** What a store factory is told: the limits, and whether this process holds a channel now. */
 export interface StoreContext {
@@ -74,6 +75,8 @@ const ALLOW_HEADERS = 'If-None-Match, If-Modified-Since, Etag, Last-Event-ID, Co
 export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   const { store: storeFactory, publicDir, logWrite, ...rest } = given;
   const options = resolveOptions(rest);
+  // At start, so that a Node whose node:http the fast path does not fit is warned about at once.
+  if (options.fastWire) fastPathMisfit();
   const logger = createLogger(options.log, logWrite);
   const rights = createRights(options);
   const files = createStaticFiles(publicDir ?? join(__dirname, '..', 'public'));
@@ -136,7 +139,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     message(message) {
       const holds = registry.take(message.channel, wants?.(message.token));
       if (holds.length === 0) return;
-      broadcast(encoded(message), holds, streamLimit);
+      broadcast(encoded(message), holds, streamLimit, options.fastWire);
       delivered += holds.length;
       deliveries.set(message, holds.length);
     },
