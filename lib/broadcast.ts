@@ -107,13 +107,13 @@ export class EncodedMessage {
   }
 }
 
-/** Writes one message to one response in the form its mode takes. */
-export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode: Hold['mode'], gap: boolean): void {
+/** Writes one message to one response in the form its mode takes (`fastWire`: the option). */
+export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode: Hold['mode'], gap: boolean, fastWire: boolean): void {
   if (mode === 'stream') {
     res.write(encoded.sse);
     return;
   }
-  (mode === 'batch' ? encoded.batch(gap) : encoded.poll(gap)).writeTo(res);
+  (mode === 'batch' ? encoded.batch(gap) : encoded.poll(gap)).writeTo(res, fastWire);
 }
 
 /**
@@ -121,10 +121,10 @@ export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode:
  * streams stay open). A stream whose unsent bytes pass
  * `streamLimit` is cut: its client reconnects with its position and loses nothing.
  */
-export function broadcast(encoded: EncodedMessage, holds: readonly Hold[], streamLimit: number): void {
+export function broadcast(encoded: EncodedMessage, holds: readonly Hold[], streamLimit: number, fastWire: boolean): void {
   const token = encoded.message.token;
   for (const hold of holds) {
-    writeMessage(hold.res, encoded, hold.mode, hold.gap);
+    writeMessage(hold.res, encoded, hold.mode, hold.gap, fastWire);
     hold.gap = false;
     hold.position = token;
     if (hold.mode === 'stream' && hold.res.writableLength > streamLimit) hold.res.destroy();

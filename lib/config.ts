@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseAddressRule } from './address';
 import { type HoldpushOptions, defaultOptions } from './options';
 
@@ -14,7 +16,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'duration' | 'count' | 'port' | 'text' | 'addresses' | 'choice';
+type Kind = 'duration' | 'count' | 'port' | 'text' | 'addresses' | 'choice' | 'boolean';
 
 interface Flag {
   readonly key: keyof CliConfig;
@@ -45,6 +47,7 @@ const FLAGS: Record<string, Flag> = {
   workers: { key: 'workers', kind: 'count', help: 'processes sharing the port (0 = one per core)' },
   redis: { key: 'redis', kind: 'text', help: 'a redis:// URL: share channels with every server on it' },
   log: { key: 'log', kind: 'choice', choices: ['text', 'json', 'off'], help: 'request log format' },
+  'fast-wire': { key: 'fastWire', kind: 'boolean', help: "true: answers leave as one prebuilt head; false: node:http's writeHead" },
 };
 
 export const cliDefaults: Readonly<CliConfig> = (() => {
@@ -88,10 +91,14 @@ function parseValue(flag: string, spec: Flag, raw: string): unknown {
     case 'text':
       if (raw === '') throw new ConfigError(`--${flag} needs a value`);
       return raw;
+    case 'boolean':
+      if (raw !== 'true' && raw !== 'false') throw new ConfigError(`--${flag} must be true or false, got "${raw}"`);
+      return raw === 'true';
   }
 }
 
-export type CliRequest = { help: true } | { help: false; config: CliConfig };
+/** What the command line asks for: a text to print before exiting 0, or a server. */
+export type CliRequest = { print: 'help' | 'version' } | { print: undefined; config: CliConfig };
 
 /** Reads flags over environment twins over defaults. Throws ConfigError on anything unknown or bad. */
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRequest {
@@ -102,7 +109,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (arg === '--help' || arg === '-h') return { help: true };
+    if (arg === '--help' || arg === '-h') return { print: 'help' };
+    if (arg === '--version' || arg === '-v') return { print: 'version' };
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}" (see --help)`);
     const eq = arg.indexOf('=');
     const flag = arg.slice(2, eq < 0 ? undefined : eq);
@@ -117,15 +125,28 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
     if (raw === undefined) throw new ConfigError(`--${flag} needs a value`);
     config[spec.key] = parseValue(flag, spec, raw);
   }
-  return { help: false, config: config as unknown as CliConfig };
+  return { print: undefined, config: config as unknown as CliConfig };
 }
 
 export function helpText(): string {
-  const lines = ['Usage: holdpush [flags]', '', 'Every flag has an environment twin: --hold-timeout is HOLDPUSH_HOLD_TIMEOUT (PORT also sets the port).', ''];
+  const lines = [
+    'Usage: holdpush [flags]',
+    '',
+    'Every flag has an environment twin: --hold-timeout is HOLDPUSH_HOLD_TIMEOUT (PORT also sets the port).',
+    '',
+    `  ${'--help, -h'.padEnd(20)} print this and exit`,
+    `  ${'--version, -v'.padEnd(20)} print the version and exit`,
+  ];
   for (const [flag, spec] of Object.entries(FLAGS)) {
     const value = cliDefaults[spec.key];
     const shown = value === undefined || (Array.isArray(value) && value.length === 0) ? 'none' : Array.isArray(value) ? value.join(',') : String(value);
     lines.push(`  --${flag.padEnd(18)} ${spec.help} (default: ${shown})`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The installed package's version: package.json sits one folder above lib/ and dist/ alike. */
+export function versionText(): string {
+  const { version } = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  return `${version}\n`;
 }

@@ -18,6 +18,7 @@ import type { ClusterStore } from './cluster-store';
 import { createStaticFiles } from './static';
 import type { MessageStore, StoredMessage } from './store';
 import { type Subscription, answerGone, answerShutdown, answerTimeout, readPosition, subscribe, subscribeNow } from './subscribe';
+import { fastPathMisfit } from './wire';
 
 /** What a store factory is told: the limits, and whether this process holds a channel now. */
 export interface StoreContext {
@@ -85,6 +86,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   checkOptionNames(given, Object.keys(EMBED_OPTIONS));
   const { store: storeFactory, publicDir, logWrite, ...rest } = given;
   const options = resolveOptions(rest);
+  // At start, so that a Node whose node:http the fast path does not fit is warned about at once.
+  if (options.fastWire) fastPathMisfit();
   const clientOf = createClientOf(options.trustProxy);
   const logger = createLogger(options.log, logWrite, (req) => clientOf(req).address);
   const rights = createRights(options, clientOf);
@@ -148,7 +151,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     message(message) {
       const holds = registry.take(message.channel, wants?.(message.token));
       if (holds.length === 0) return;
-      broadcast(encoded(message), holds, streamLimit);
+      broadcast(encoded(message), holds, streamLimit, options.fastWire);
       delivered += holds.length;
       deliveries.set(message, holds.length);
     },

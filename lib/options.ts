@@ -46,6 +46,14 @@ export interface HoldpushOptions {
   log: LogFormat;
   /** Mount path, e.g. '/push'; '' serves at the root. @defaultValue '' */
   prefix: string;
+  /**
+   * Write prebuilt answers (messages, batches, channel info) as one serialised head handed to
+   * node:http, instead of `writeHead` per response. The bytes on the wire are the same either
+   * way; false is the way out should a Node release change the internals this relies on (it is
+   * also checked once at start, and falls back to `writeHead` by itself on a mismatch).
+   * @defaultValue true
+   */
+  fastWire: boolean;
 }
 
 export const defaultOptions: Readonly<HoldpushOptions> = {
@@ -65,6 +73,7 @@ export const defaultOptions: Readonly<HoldpushOptions> = {
   shutdownTimeout: 5,
   log: 'off',
   prefix: '',
+  fastWire: true,
 };
 
 function positive(name: string, value: unknown, integer: boolean): number {
@@ -152,6 +161,7 @@ export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOp
   positive('shutdownTimeout', o.shutdownTimeout, false);
   if (o.firstMessage !== 'oldest' && o.firstMessage !== 'newest') throw new TypeError("firstMessage must be 'oldest' or 'newest'");
   if (o.log !== 'text' && o.log !== 'json' && o.log !== 'off') throw new TypeError("log must be 'text', 'json' or 'off'");
+  if (typeof o.fastWire !== 'boolean') throw new TypeError(`fastWire must be true or false, got ${String(o.fastWire)}`);
   optionalText('publishToken', o.publishToken);
   optionalText('subscribeSecret', o.subscribeSecret);
   if (typeof o.corsOrigin !== 'string' || o.corsOrigin === '' || /[\r\n]/.test(o.corsOrigin)) throw new TypeError('corsOrigin must be a non-empty header value');

@@ -42,7 +42,7 @@ function sendInfo(core: Core, req: IncomingMessage, res: ServerResponse, status:
     type = 'text/plain; charset=utf-8';
     body = `queued messages: ${messages}\r\nlast requested: ${requested} sec. ago\r\nactive subscribers: ${subscribers}\r\nlast message id: ${last}\r\n`;
   }
-  new Prebuilt(status, ['Content-Type', type, 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store', ...core.shared], body).writeTo(res);
+  new Prebuilt(status, ['Content-Type', type, 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store', ...core.shared], body).writeTo(res, core.options.fastWire);
 }
 
 /** `/pub/<channel>`: publish (POST, PUT), info (GET), delete (DELETE). */

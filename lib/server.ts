@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { runCluster, workerCount } from './cluster';
 import { createClusterStore } from './cluster-store';
-import { type CliConfig, ConfigError, helpText, parseCli } from './config';
+import { type CliConfig, ConfigError, helpText, parseCli, versionText } from './config';
 import type { StoreFactory } from './holdpush';
 import { createHoldpushServer } from './http-server';
 import { createRedisStore, loadRedis } from './redis-store';
@@ -16,8 +16,8 @@ function fail(message: string): never {
 function readConfig(): CliConfig {
   try {
     const request = parseCli(process.argv.slice(2), process.env);
-    if (request.help) {
-      process.stdout.write(helpText());
+    if (request.print !== undefined) {
+      process.stdout.write(request.print === 'help' ? helpText() : versionText());
       process.exit(0);
     }
     return request.config;

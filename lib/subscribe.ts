@@ -132,11 +132,11 @@ function hold(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscr
 
 function answerNow(core: Core, res: ServerResponse, mode: HoldMode, result: ReadResult, gap: boolean): void {
   if (mode !== 'batch') {
-    writeMessage(res, core.encoded(result.messages[0] as ReadResult['messages'][number]), mode, gap);
+    writeMessage(res, core.encoded(result.messages[0] as ReadResult['messages'][number]), mode, gap, core.options.fastWire);
     return;
   }
   const last = result.messages[result.messages.length - 1] as ReadResult['messages'][number];
-  batchAnswer(core.shared, result.messages.map(core.encoded), last.id, gap).writeTo(res);
+  batchAnswer(core.shared, result.messages.map(core.encoded), last.id, gap).writeTo(res, core.options.fastWire);
 }
 
 function openStream(core: Core, res: ServerResponse, gap: boolean, sent: string | null, first: ReadResult): void {

@@ -23,7 +23,10 @@ if (!existsSync(join(root, 'node_modules', '.bin', 'tsc'))) {
   run(existsSync(join(root, 'package-lock.json')) ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund');
 }
 const built = join(root, 'dist', 'server.js');
-if (!existsSync(built) || statSync(built).mtimeMs < newest(join(root, 'lib'))) {
+// A change to the build settings (tsconfig.build.json) rebuilds too, like a change to lib/.
+const buildConfig = join(root, 'tsconfig.build.json');
+const sources = Math.max(newest(join(root, 'lib')), existsSync(buildConfig) ? statSync(buildConfig).mtimeMs : 0);
+if (!existsSync(built) || statSync(built).mtimeMs < sources) {
   console.error('holdpush: building dist/ (npm run build)');
   run('npm run build');
 }

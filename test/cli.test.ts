@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { type Child, runCli, startCli } from './support/f2-cli';
 import { freePort, request } from './support/http';
 
@@ -50,6 +54,7 @@ test('--help lists every flag of docs/protocol.md with its default, exit 0', T, 
     workers: '1',
     redis: 'none',
     log: 'text',
+    'fast-wire': 'true',
   };
   const lines = exit.stdout.split('\n');
   for (const [flag, value] of Object.entries(defaults)) {
@@ -62,6 +67,15 @@ test('--help lists every flag of docs/protocol.md with its default, exit 0', T, 
   assert.equal((await runCli(['-h'])).code, 0);
 });
 
+test('the built command, node dist/server.js --version: the version of package.json, exit 0', T, async () => {
+  const root = join(__dirname, '..');
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  // execFile rejects on a non-zero exit, so getting here means exit 0.
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(root, 'dist', 'server.js'), '--version'], { cwd: root, timeout: 8000 });
+  assert.equal(stdout, `${version}\n`);
+  assert.equal(stderr, '');
+});
+
 for (const [what, args, env] of [
   ['an unknown flag', ['--no-such-flag', '1'], {}],
   ['a stray argument', ['8080'], {}],
@@ -72,6 +86,7 @@ for (const [what, args, env] of [
   ['--port 70000', ['--port', '70000'], {}],
   ['--first-message x', ['--first-message', 'x'], {}],
   ['--log loud', ['--log', 'loud'], {}],
+  ['--fast-wire yes', ['--fast-wire', 'yes'], {}],
   ['--publish-allow not-an-ip', ['--publish-allow', 'not-an-ip'], {}],
   ['--publish-allow with one bad entry', ['--publish-allow', '127.0.0.1,10.0.0.0/99'], {}],
   ['--trust-proxy with a host name', ['--trust-proxy', 'loopback,proxy.example'], {}],
