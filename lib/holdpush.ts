@@ -4,7 +4,7 @@ import { EncodedMessage, JSON_TYPE, type SharedHeaders, broadcast } from './broa
 import { type Core, type Published, accepts, failWith, pairs } from './core';
 import { type ErrorCode, echo, sendError } from './errors';
 import { createLogger, type Write } from './log';
-import { createMemoryStore } from './memory-store';
+import { createMemoryStore } from './stores/memory/store';
 import { EVERY_UID, isValidEventName, isValidName, parseChannelList, uidChannel } from './names';
 import { type Stats, prometheus } from './ops';
 import { type HoldpushOptions, resolveOptions } from './options';
@@ -12,9 +12,9 @@ import { handlePub, handleSend } from './publish';
 import { type Hold, type HoldMode, createRegistry } from './registry';
 import { createRights, refusalHeaders } from './rights';
 import { type Query, type RouteContext, createRouter } from './router';
-import type { ClusterStore } from './cluster-store';
+import type { ClusterStore } from './stores/cluster/worker';
 import { createStaticFiles } from './static';
-import type { MessageStore, StoredMessage } from './store';
+import type { MessageStore, StoredMessage } from './stores/store';
 import { type Subscription, answerGone, answerShutdown, answerTimeout, readPosition, subscribe, subscribeNow } from './subscribe';
 
 /** What a store factory is told: the limits, and whether this process holds a channel now. */

@@ -1,4 +1,4 @@
-import type { StoreKind } from './store';
+import type { StoreKind } from './stores/store';
 
 /** The figures of `/stats` (PROTOCOL.md, Face 3). */
 export interface Stats {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMemoryStore } from '../lib/memory-store';
-import type { MessageStore, StoreEvents } from '../lib/store';
+import { createMemoryStore } from '../lib/stores/memory/store';
+import type { MessageStore, StoreEvents } from '../lib/stores/store';
 import { request, startServer } from './support/http';
 
 /**

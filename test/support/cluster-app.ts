@@ -8,7 +8,7 @@
  */
 import cluster from 'node:cluster';
 import { runCluster } from '../../lib/cluster';
-import { type ClusterStore, createClusterStore } from '../../lib/cluster-store';
+import { type ClusterStore, createClusterStore } from '../../lib/stores/cluster/worker';
 import { createHoldpushServer } from '../../lib/http-server';
 
 const port = Number(process.env.HP_PORT);

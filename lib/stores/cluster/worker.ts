@@ -1,4 +1,4 @@
-import { createMemoryStore } from './memory-store';
+import { createMemoryStore } from '../memory/store';
 import {
   type ChannelInfo,
   type MessageInput,
@@ -8,7 +8,7 @@ import {
   type StoreStats,
   type StoredMessage,
   StoreUnavailableError,
-} from './store';
+} from '../store';
 
 /**
  * The store of `--workers N`: one sequencer for all workers.

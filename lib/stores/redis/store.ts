@@ -9,7 +9,7 @@ import {
   type StoredMessage,
   StoreUnavailableError,
   messageId,
-} from './store';
+} from '../store';
 
 /**
  * The Redis store: every holdpush server on one Redis serves the same channels.

@@ -8,7 +8,7 @@ import {
   type StoredMessage,
   StoreUnavailableError,
   messageId,
-} from './store';
+} from '../store';
 
 export interface MemoryStoreOptions {
   /** Messages kept per channel. */
