@@ -36,7 +36,7 @@ if (cluster.isPrimary) {
   });
   server.prependListener('request', (req, res) => {
     if (req.url !== '/_worker') return;
-    const body = JSON.stringify({ pid: process.pid, totals: store?.totals() ?? null });
+    const body = JSON.stringify({ pid: process.pid, totals: store?.deployment.totals() ?? null });
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(body);
   });
