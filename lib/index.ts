@@ -11,4 +11,5 @@ export { StoreUnavailableError, messageId } from './stores/store';
 export type { ChannelInfo, MessageInput, MessageStore, ReadResult, StoreEvents, StoreKind, StoreStats, StoredMessage } from './stores/store';
 export { signJwt, verifyJwt } from './jwt';
 export { createRedisStore } from './stores/redis/store';
-export type { RedisClientLike, RedisStore, RedisStoreOptions } from './stores/redis/store';
+export type { RedisClientLike } from './stores/redis/client';
+export type { RedisStore, RedisStoreOptions } from './stores/redis/store';

@@ -6,7 +6,8 @@ import { createClusterStore } from './stores/cluster/worker';
 import { type CliConfig, ConfigError, helpText, parseCli } from './config';
 import type { StoreFactory } from './holdpush';
 import { createHoldpushServer } from './http-server';
-import { createRedisStore, loadRedis } from './stores/redis/store';
+import { loadRedis } from './stores/redis/client';
+import { createRedisStore } from './stores/redis/store';
 
 function fail(message: string): never {
   process.stderr.write(`holdpush: ${message}\n`);
