@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Hold } from './registry';
-import type { StoredMessage } from './store';
+import type { StoredMessage } from './stores/store';
 import { Prebuilt } from './wire';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -4,7 +4,7 @@ import { type ErrorCode, sendError } from './errors';
 import type { HoldpushOptions } from './options';
 import type { Registry } from './registry';
 import type { Rights } from './rights';
-import { type MessageInput, type MessageStore, type StoredMessage, StoreUnavailableError } from './store';
+import { type MessageInput, type MessageStore, type StoredMessage, StoreUnavailableError } from './stores/store';
 
 /** The result of a publish: the message and how many held responses were written. */
 export interface Published {

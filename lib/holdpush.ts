@@ -5,7 +5,7 @@ import { createClientOf } from './client-address';
 import { type Core, type Published, accepts, failWith, pairs } from './core';
 import { type ErrorCode, echo, sendError } from './errors';
 import { createLogger, type Write } from './log';
-import { createMemoryStore } from './memory-store';
+import { createMemoryStore } from './stores/memory/store';
 import { EVERY_UID, isValidName, parseChannelList, uidChannel } from './names';
 import { type Stats, prometheus } from './ops';
 import { type HoldpushOptions, checkOptionNames, resolveOptions } from './options';
@@ -14,9 +14,8 @@ import { publishArguments } from './publish-arguments';
 import { type Hold, type HoldMode, createRegistry } from './registry';
 import { createRights, refusalHeaders } from './rights';
 import { type Query, type RouteContext, createRouter } from './router';
-import type { ClusterStore } from './cluster-store';
 import { createStaticFiles } from './static';
-import type { MessageStore, StoredMessage } from './store';
+import type { MessageStore, StoredMessage } from './stores/store';
 import { type Subscription, answerGone, answerShutdown, answerTimeout, readPosition, subscribe, subscribeNow } from './subscribe';
 import { fastPathMisfit } from './wire';
 
@@ -116,15 +115,15 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     maxChannels: options.maxChannels,
     isHeld: (channel) => registry.holders(channel) > 0,
   });
-  // The memory store wakes this process inside append, so no read can race a wake-up. Other
-  // stores wake it over the network: a hold skips what it already read, and a pending one
-  // (still confirming its read) is only told that it raced (see subscribe).
-  const wakesInStep = store.kind === 'memory';
+  // A store that wakes this process inside append (the memory store) lets no read race a
+  // wake-up. Others wake it over the network: a hold skips what it already read, and a pending
+  // one (still confirming its read) is only told that it raced (see subscribe).
+  const wakesInStep = store.wakesInStep === true;
   // Reads without a promise only where no wake-up can come between a read and its hold.
   const immediate = wakesInStep ? store.immediate : undefined;
-  // In a cluster every worker reports its figures, so /stats and /metrics cover them all.
-  const clusterStore = store.kind === 'cluster' && 'totals' in store ? (store as ClusterStore) : undefined;
-  clusterStore?.report(() => ({
+  // Where every process reports its figures (a cluster), /stats and /metrics cover them all.
+  const deployment = store.deployment;
+  deployment?.report(() => ({
     held: { longpoll: registry.longpolls, stream: registry.streams, total: registry.size },
     published,
     delivered,
@@ -287,7 +286,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
 
   function stats(): Stats {
     const storeStats = store.stats();
-    const totals = clusterStore?.totals();
+    const totals = deployment?.totals();
     return {
       uptime: Math.floor((Date.now() - started) / 1000),
       held: totals?.held ?? { longpoll: registry.longpolls, stream: registry.streams, total: registry.size },

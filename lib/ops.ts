@@ -1,4 +1,4 @@
-import type { StoreKind } from './store';
+import type { StoreKind } from './stores/store';
 
 /** The figures of `/stats` (docs/protocol.md, "Operations"). */
 export interface Stats {

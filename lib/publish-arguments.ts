@@ -1,6 +1,6 @@
 import { echo } from './errors';
 import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
-import type { MessageInput } from './store';
+import type { MessageInput } from './stores/store';
 
 /** What node:http accepts in a header value (a publisher's own come through its parser). */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;

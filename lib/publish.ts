@@ -7,7 +7,7 @@ import { type FormResult, formFromFields, parseSendForm } from './form';
 import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
 import { refusalHeaders } from './rights';
 import type { Query } from './router';
-import type { ChannelInfo } from './store';
+import type { ChannelInfo } from './stores/store';
 import { Prebuilt } from './wire';
 
 /** Room for multipart framing and the other fields around a message of the largest size. */

@@ -5,7 +5,7 @@ import { errorBody } from './errors';
 import { parsePosition } from './names';
 import type { Hold, HoldMode } from './registry';
 import type { Query } from './router';
-import type { ImmediateReads, ReadResult } from './store';
+import type { ImmediateReads, ReadResult } from './stores/store';
 
 /** Messages one batch answer carries at most. */
 const BATCH_LIMIT = 1000;
