@@ -93,6 +93,12 @@ export interface MessageStore {
   readonly wakesInStep?: boolean;
   /** Present when the store gathers the figures of every process that shares it. */
   readonly deployment?: DeploymentFigures;
+  /**
+   * Present when the store keeps every buffered message within this many bytes, dropping the
+   * oldest first (`--max-buffer-bytes`): a larger message could never be held, so the core
+   * refuses it (413) before it reaches `append`, which would reject it with a RangeError.
+   */
+  readonly bufferBudget?: number;
   /** Appends and tells every watcher before the returned promise settles (for local watchers). */
   append(channel: string, input: MessageInput): Promise<StoredMessage>;
   /** Up to `limit` messages after `after` (a token, or null for the oldest held). */

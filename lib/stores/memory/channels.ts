@@ -3,8 +3,9 @@ import { type StoredMessage, messageId } from '../store';
 
 /** A held message; `seq` is its place in the store's one sequence. */
 export class Entry implements StoredMessage {
-  /** Set once the entry left its channel (evicted, expired or deleted). */
-  dropped = false;
+  /** Links of the store's publish-order list (budget.ts) while the entry is held. */
+  older: Entry | undefined = undefined;
+  newer: Entry | undefined = undefined;
   readonly id: string;
   constructor(
     readonly channel: string,
@@ -20,8 +21,11 @@ export class Entry implements StoredMessage {
 }
 
 export class Channel {
-  /** Held entries from `first` on; those before it are spent, and cut off now and then. */
-  entries: Entry[] = [];
+  /**
+   * Held entries from `first` on. The slots before it are emptied as entries leave (so a
+   * dropped message's bytes go at once) and cut off now and then.
+   */
+  entries: (Entry | undefined)[] = [];
   first = 0;
   /** Highest sequence number dropped (evicted or expired) from this channel; 0 if none. */
   droppedSeq = 0;
@@ -43,12 +47,12 @@ export class Channel {
   /** Drops the oldest held entry (the channel must hold one) and returns it. */
   dropOldest(): Entry {
     const entry = this.entries[this.first] as Entry;
+    this.entries[this.first] = undefined;
     this.first += 1;
     if (this.first > 64 && this.first * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.first);
       this.first = 0;
     }
-    entry.dropped = true;
     this.droppedSeq = entry.seq;
     return entry;
   }

@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, StoreUnavailableError } from '../store';
 import { Watchers } from '../watchers';
+import { BufferBudget, DEFAULT_BUFFER_BYTES } from './budget';
 import { Channel, Entry, readAfter } from './channels';
-import { ExpiryQueue } from './expiry';
 import { memoryToken, parseMemoryToken } from './tokens';
 
 export interface MemoryStoreOptions {
@@ -13,6 +13,12 @@ export interface MemoryStoreOptions {
   messageTtl: number;
   /** Channels alive at once; creating one more fails. */
   maxChannels: number;
+  /**
+   * Bytes all held messages may take together (their bodies and their bookkeeping, see
+   * budget.ts); a publish that would pass it first drops the oldest messages of any channel,
+   * and a body larger than it is refused (RangeError). @defaultValue 256 MiB
+   */
+  maxBufferBytes?: number;
   /** Whether any subscriber holds the channel now (a held channel is never forgotten). */
   isHeld(channel: string): boolean;
 }
@@ -28,13 +34,12 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
   const epoch = Date.now().toString(36) + randomBytes(2).toString('hex');
   const channels = new Map<string, Channel>();
   const watchers = new Watchers();
-  const expiry = new ExpiryQueue();
+  const budget = new BufferBudget(options.maxBufferBytes ?? DEFAULT_BUFFER_BYTES);
   /** Channels made by a subscriber's touch that hold no message yet: checked once by the sweep. */
   let untested = new Set<string>();
   let seq = 0;
   /** Highest sequence number dropped from a channel that was then forgotten. */
   let forgottenSeq = 0;
-  let bufferBytes = 0;
   let expired = 0;
   let evicted = 0;
 
@@ -53,16 +58,25 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     if (channel.droppedSeq > forgottenSeq) forgottenSeq = channel.droppedSeq;
   }
 
-  function expireEntry(entry: Entry): void {
-    const channel = channels.get(entry.channel);
-    if (channel === undefined) return;
-    bufferBytes -= channel.dropOldest().data.length;
-    expired += 1;
+  /** Takes out of its channel an entry the budget let go: always its channel's oldest. */
+  function leave(entry: Entry): void {
+    const channel = channels.get(entry.channel) as Channel;
+    channel.dropOldest();
     forgetIfIdle(entry.channel, channel);
   }
 
+  function expireEntry(entry: Entry): void {
+    leave(entry);
+    expired += 1;
+  }
+
+  function evictEntry(entry: Entry): void {
+    leave(entry);
+    evicted += 1;
+  }
+
   function expire(now: number): void {
-    expiry.expire(now - ttlMs, expireEntry);
+    budget.expire(now - ttlMs, expireEntry);
   }
 
   function sweep(): void {
@@ -106,21 +120,22 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
   }
 
   function append(name: string, input: MessageInput): Entry {
+    if (input.data.length > budget.limit) throw new RangeError(`a message may be at most ${budget.limit} bytes (maxBufferBytes), got ${input.data.length}`);
+    if (!channels.has(name) && channels.size >= maxChannels) throw new StoreUnavailableError('too_many_channels', `at most ${maxChannels} channels may be alive at once`);
+    // Room first: the oldest messages of any channel leave (this one's too, which may forget it).
+    budget.makeRoom(input.data.length, evictEntry);
     let channel = channels.get(name);
     if (channel === undefined) {
-      if (channels.size >= maxChannels) throw new StoreUnavailableError('too_many_channels', `at most ${maxChannels} channels may be alive at once`);
       channel = new Channel(seq);
       channels.set(name, channel);
     }
     seq += 1;
     const entry = new Entry(name, seq, memoryToken(epoch, seq), Date.now(), input.contentType, input.event, input.data);
     channel.entries.push(entry);
-    bufferBytes += entry.data.length;
-    expiry.push(entry);
+    budget.add(entry);
     if (channel.size > buffer) {
-      bufferBytes -= channel.dropOldest().data.length;
+      budget.remove(channel.dropOldest());
       evicted += 1;
-      expiry.droppedEarly();
     }
     watchers.message(entry);
     return entry;
@@ -154,12 +169,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     const channel = channels.get(name);
     if (channel === undefined) return false;
     channels.delete(name);
-    for (let i = channel.first; i < channel.entries.length; i++) {
-      const entry = channel.entries[i] as Entry;
-      entry.dropped = true;
-      bufferBytes -= entry.data.length;
-      expiry.droppedEarly();
-    }
+    for (let i = channel.first; i < channel.entries.length; i++) budget.remove(channel.entries[i] as Entry);
     watchers.deleted(name);
     return true;
   }
@@ -172,6 +182,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     kind: 'memory',
     immediate: { read, head, touch },
     wakesInStep: true,
+    bufferBudget: budget.limit,
     append: async (name, input) => append(name, input),
     read: async (names, after, limit) => read(names, after, limit),
     head: async () => head(),
@@ -187,7 +198,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
       if (channel !== undefined) forgetIfIdle(name, channel);
     },
     watch: (events) => watchers.add(events),
-    stats: () => ({ channels: channels.size, bufferBytes, expired, evicted }),
+    stats: () => ({ channels: channels.size, bufferBytes: budget.bytes, expired, evicted }),
     async close() {
       clearInterval(sweepTimer);
       watchers.clear();
