@@ -35,6 +35,9 @@ const FLAGS: Record<string, Flag> = {
   buffer: { key: 'buffer', kind: 'count', help: 'messages kept per channel' },
   'message-ttl': { key: 'messageTtl', kind: 'duration', help: 'seconds a message is kept' },
   'max-message': { key: 'maxMessage', kind: 'count', help: 'largest message in bytes' },
+  // Memory budgets (docs/protocol.md, "Memory").
+  'max-buffer-bytes': { key: 'maxBufferBytes', kind: 'count', help: 'bytes all buffered messages may take together; the oldest go first (memory store)' },
+  'max-pending-bytes': { key: 'maxPendingBytes', kind: 'count', help: "bytes written but not yet taken by subscribers, all together; past it the fattest are cut" },
   'max-subscribers': { key: 'maxSubscribers', kind: 'count', help: 'held connections and streams in one process' },
   'max-channels': { key: 'maxChannels', kind: 'count', help: 'channels alive in one process' },
   'first-message': { key: 'firstMessage', kind: 'choice', choices: ['oldest', 'newest'], help: 'where /sub starts without a position' },

@@ -5,6 +5,7 @@ import { createClientOf } from './client-address';
 import { type Core, type Published, accepts, failWith, pairs } from './core';
 import { type ErrorCode, echo, sendError } from './errors';
 import { createLogger, type Write } from './log';
+import { messageLimit } from './message-limit';
 import { createMemoryStore } from './stores/memory/store';
 import { EVERY_UID, isValidName, parseChannelList, uidChannel } from './names';
 import { type Stats, prometheus } from './ops';
@@ -24,6 +25,8 @@ export interface StoreContext {
   readonly buffer: number;
   readonly messageTtl: number;
   readonly maxChannels: number;
+  /** Bytes all buffered messages may take together (a store that keeps them in this process). */
+  readonly maxBufferBytes: number;
   isHeld(channel: string): boolean;
 }
 
@@ -113,6 +116,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     buffer: options.buffer,
     messageTtl: options.messageTtl,
     maxChannels: options.maxChannels,
+    maxBufferBytes: options.maxBufferBytes,
     isHeld: (channel) => registry.holders(channel) > 0,
   });
   // A store that wakes this process inside append (the memory store) lets no read race a
@@ -361,7 +365,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   }
 
   async function publish(target: string, data: string | Uint8Array, publishOptions?: PublishOptions): Promise<PublishResult> {
-    const { channel, input } = publishArguments(target, data, publishOptions, options.maxMessage);
+    const { channel, input } = publishArguments(target, data, publishOptions, messageLimit(options.maxMessage, store));
     const result = await core.publish(channel, input);
     return { id: result.message.id, delivered: result.delivered };
   }

@@ -1,5 +1,6 @@
 /** Options of `createHoldpush`, their defaults and their validation. */
 import { parseAddressRule } from './address';
+import { DEFAULT_BUFFER_BYTES } from './stores/memory/budget';
 
 import { echo } from './errors';
 
@@ -17,6 +18,19 @@ export interface HoldpushOptions {
   messageTtl: number;
   /** Largest message in bytes; more gets 413. @defaultValue 65536 */
   maxMessage: number;
+  // Memory budgets (docs/protocol.md, "Memory").
+  /**
+   * Bytes all buffered messages may take together: the memory store's (the primary's with
+   * `--workers`; Redis bounds its own). A publish that would pass it first drops the oldest
+   * messages of any channel; a message larger than it gets 413. @defaultValue 268435456 (256 MiB)
+   */
+  maxBufferBytes: number;
+  /**
+   * Bytes written to subscribers' connections but not yet taken by them, all connections of
+   * this process together. Past it the connections with the most unsent bytes are cut first
+   * (their clients come back with their positions). @defaultValue 268435456 (256 MiB)
+   */
+  maxPendingBytes: number;
   /** Held long-polls and streams at once in this process; more gets 503. @defaultValue 100000 */
   maxSubscribers: number;
   /** Channels alive at once in this process; more gets 503. @defaultValue 100000 */
@@ -62,6 +76,8 @@ export const defaultOptions: Readonly<HoldpushOptions> = {
   buffer: 1000,
   messageTtl: 3600,
   maxMessage: 65536,
+  maxBufferBytes: DEFAULT_BUFFER_BYTES,
+  maxPendingBytes: 256 * 1024 * 1024,
   maxSubscribers: 100000,
   maxChannels: 100000,
   firstMessage: 'oldest',
@@ -156,6 +172,8 @@ export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOp
   positive('buffer', o.buffer, true);
   positive('messageTtl', o.messageTtl, false);
   positive('maxMessage', o.maxMessage, true);
+  positive('maxBufferBytes', o.maxBufferBytes, true);
+  positive('maxPendingBytes', o.maxPendingBytes, true);
   positive('maxSubscribers', o.maxSubscribers, true);
   positive('maxChannels', o.maxChannels, true);
   positive('shutdownTimeout', o.shutdownTimeout, false);

@@ -1,4 +1,5 @@
 import { echo } from './errors';
+import type { MessageLimit } from './message-limit';
 import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
 import type { MessageInput } from './stores/store';
 
@@ -27,7 +28,7 @@ function channelOf(target: unknown): string {
   return target;
 }
 
-function bytesOf(data: unknown, maxMessage: number): Buffer {
+function bytesOf(data: unknown, limit: MessageLimit): Buffer {
   let bytes: Buffer;
   if (typeof data === 'string') bytes = Buffer.from(data, 'utf8');
   else if (data instanceof Uint8Array) bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -35,17 +36,17 @@ function bytesOf(data: unknown, maxMessage: number): Buffer {
     const hint = typeof data === 'object' && data !== null ? ": JSON.stringify it and pass { contentType: 'application/json' }" : '';
     throw new TypeError(`publish data must be a string or a Uint8Array (a Buffer), got ${shown(data)}${hint}`);
   }
-  if (bytes.length > maxMessage) throw new RangeError(`a message may be at most ${maxMessage} bytes (maxMessage), got ${bytes.length}`);
+  if (bytes.length > limit.bytes) throw new RangeError(`a message may be at most ${limit.bytes} bytes (${limit.option}), got ${bytes.length}`);
   return bytes;
 }
 
 /**
  * Checks the arguments of an app's `publish()` (it is called from JavaScript too, whatever its
- * types say): a TypeError saying what is wrong, a RangeError for a message over `maxMessage`.
+ * types say): a TypeError saying what is wrong, a RangeError for a message over the limit.
  */
-export function publishArguments(target: unknown, data: unknown, options: unknown, maxMessage: number): { channel: string; input: MessageInput } {
+export function publishArguments(target: unknown, data: unknown, options: unknown, limit: MessageLimit): { channel: string; input: MessageInput } {
   const channel = channelOf(target);
-  const bytes = bytesOf(data, maxMessage);
+  const bytes = bytesOf(data, limit);
   if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError(`publish options must be an object, got ${shown(options)}`);
   const { contentType = 'text/plain; charset=utf-8', event } = (options ?? {}) as { contentType?: unknown; event?: unknown };
   // Both reach the wire as they are: a header value, and a line of an EventSource event.

@@ -5,6 +5,7 @@ import { type Core, accepts, pairs } from './core';
 import { type ErrorCode, echo } from './errors';
 import { type FormResult, formFromFields, parseSendForm } from './form';
 import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
+import { messageLimit } from './message-limit';
 import { refusalHeaders } from './rights';
 import type { Query } from './router';
 import type { ChannelInfo } from './stores/store';
@@ -14,7 +15,8 @@ import { Prebuilt } from './wire';
 const FORM_OVERHEAD = 16 * 1024;
 
 function tooLargeText(core: Core): string {
-  return `a message may be at most ${core.options.maxMessage} bytes (--max-message)`;
+  const limit = messageLimit(core.options.maxMessage, core.store);
+  return `a message may be at most ${limit.bytes} bytes (${limit.flag})`;
 }
 
 function tooLarge(core: Core, res: ServerResponse): void {
@@ -78,7 +80,7 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
     core.error(res, 400, 'bad_request', 'X-EventSource-Event must be one line of printable ASCII, at most 128 characters');
     return;
   }
-  const read = await readBody(req, core.options.maxMessage);
+  const read = await readBody(req, messageLimit(core.options.maxMessage, core.store).bytes);
   if (read.kind !== 'bytes') {
     if (read.kind === 'too_large') tooLarge(core, res);
     else if (read.kind !== 'gone') core.error(res, 400, 'body_consumed', consumedText(read));
@@ -136,7 +138,7 @@ export async function handleSend(core: Core, req: IncomingMessage, res: ServerRe
     return;
   }
   const data = Buffer.from(message, 'utf8');
-  if (data.length > core.options.maxMessage) {
+  if (data.length > messageLimit(core.options.maxMessage, core.store).bytes) {
     refuse(413, 'payload_too_large', tooLargeText(core), { Connection: 'close' });
     return;
   }

@@ -32,7 +32,7 @@ function readConfig(): CliConfig {
 function storeFactory(config: CliConfig): StoreFactory | undefined {
   const url = config.redis;
   if (url !== undefined) return (context) => createRedisStore({ url, ...context });
-  if (cluster.isWorker) return (context) => createClusterStore({ isHeld: context.isHeld });
+  if (cluster.isWorker) return (context) => createClusterStore({ isHeld: context.isHeld, bufferBudget: context.maxBufferBytes });
   return undefined;
 }
 
@@ -91,7 +91,7 @@ function main(config: CliConfig): void {
     const running = runCluster({
       workers,
       // With --redis the workers share Redis; otherwise the primary keeps the one sequence.
-      sequencer: config.redis === undefined ? { buffer: config.buffer, messageTtl: config.messageTtl, maxChannels: config.maxChannels } : undefined,
+      sequencer: config.redis === undefined ? { buffer: config.buffer, messageTtl: config.messageTtl, maxChannels: config.maxChannels, maxBufferBytes: config.maxBufferBytes } : undefined,
       shutdownTimeout: config.shutdownTimeout,
     });
     void running.done.then((status) => process.exit(status));

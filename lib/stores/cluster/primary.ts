@@ -18,6 +18,8 @@ export interface ClusterPrimaryOptions {
   buffer: number;
   messageTtl: number;
   maxChannels: number;
+  /** Bytes all buffered messages may take together. @defaultValue 256 MiB */
+  maxBufferBytes?: number;
   /** Milliseconds between figures pushed to every worker. @defaultValue 500 */
   statsInterval?: number;
 }
@@ -51,6 +53,7 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
     buffer: options.buffer,
     messageTtl: options.messageTtl,
     maxChannels: options.maxChannels,
+    maxBufferBytes: options.maxBufferBytes,
     isHeld: (channel) => holds.isHeld(channel),
   });
 

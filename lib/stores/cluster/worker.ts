@@ -30,6 +30,8 @@ export interface ClusterStoreOptions {
   reportInterval?: number;
   /** The IPC channel to the primary. @defaultValue `process` */
   link?: PrimaryLink;
+  /** The primary's `maxBufferBytes`, when it keeps one: this store's `bufferBudget`. */
+  bufferBudget?: number;
 }
 
 export interface ClusterStore extends MessageStore {
@@ -162,6 +164,7 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
 
   return {
     kind: 'cluster',
+    bufferBudget: options.bufferBudget,
     async append(channel, input) {
       const value = await call({ op: 'append', args: [channel, { data: input.data, contentType: input.contentType, event: input.event }] }, isAppended);
       return recent.get(value.token) ?? { ...value, data: input.data };
