@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { PendingBytes } from './pending-bytes';
 import type { Hold } from './registry';
 import type { StoredMessage } from './stores/store';
 import { Prebuilt } from './wire';
@@ -118,15 +119,15 @@ export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode:
 
 /**
  * Writes a message to every hold given (long-polls were already released by the registry;
- * streams stay open). A stream whose unsent bytes pass
- * `streamLimit` is cut: its client reconnects with its position and loses nothing.
+ * streams stay open), telling `pending` of each write: a stream whose unsent bytes pass its
+ * bound is cut (its client reconnects with its position and loses nothing).
  */
-export function broadcast(encoded: EncodedMessage, holds: readonly Hold[], streamLimit: number, fastWire: boolean): void {
+export function broadcast(encoded: EncodedMessage, holds: readonly Hold[], pending: PendingBytes, fastWire: boolean): void {
   const token = encoded.message.token;
   for (const hold of holds) {
     writeMessage(hold.res, encoded, hold.mode, hold.gap, fastWire);
     hold.gap = false;
     hold.position = token;
-    if (hold.mode === 'stream' && hold.res.writableLength > streamLimit) hold.res.destroy();
+    pending.wrote(hold.res, hold.mode === 'stream');
   }
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EncodedMessage, SharedHeaders } from './broadcast';
 import { type ErrorCode, sendError } from './errors';
 import type { HoldpushOptions } from './options';
+import type { PendingBytes } from './pending-bytes';
 import type { Registry } from './registry';
 import type { Rights } from './rights';
 import { type MessageInput, type MessageStore, type StoredMessage, StoreUnavailableError } from './stores/store';
@@ -23,6 +24,8 @@ export interface Core {
   /** The store tells this process of a message before any read can see it (the memory store). */
   readonly wakesInStep: boolean;
   readonly closing: () => boolean;
+  /** Unsent bytes of subscribers' connections, and the rules that cut them (--max-pending-bytes). */
+  readonly pending: PendingBytes;
   publish(channel: string, input: MessageInput): Promise<Published>;
   encoded(message: StoredMessage): EncodedMessage;
   /** Answers a handler's failure: 503 for an unavailable store, 500 (logged) otherwise. */

@@ -11,6 +11,7 @@ import { EVERY_UID, isValidName, parseChannelList, uidChannel } from './names';
 import { type Stats, prometheus } from './ops';
 import { type HoldpushOptions, checkOptionNames, resolveOptions } from './options';
 import { handlePub, handleSend } from './publish';
+import { createPendingBytes } from './pending-bytes';
 import { publishArguments } from './publish-arguments';
 import { type Hold, type HoldMode, createRegistry } from './registry';
 import { createRights, refusalHeaders } from './rights';
@@ -98,7 +99,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     'Access-Control-Allow-Origin', options.corsOrigin,
     'Access-Control-Expose-Headers', 'Etag, Last-Modified, X-Holdpush-Gap',
   ];
-  const streamLimit = Math.max(1024 * 1024, 16 * options.maxMessage);
+  // Memory budgets: unsent bytes, per stream and all together (pending-bytes.ts).
+  const pending = createPendingBytes({ limit: options.maxPendingBytes, streamLimit: Math.max(1024 * 1024, 16 * options.maxMessage) });
   const started = Date.now();
   let published = 0;
   let delivered = 0;
@@ -154,7 +156,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     message(message) {
       const holds = registry.take(message.channel, wants?.(message.token));
       if (holds.length === 0) return;
-      broadcast(encoded(message), holds, streamLimit, options.fastWire);
+      broadcast(encoded(message), holds, pending, options.fastWire);
+      pending.settle();
       delivered += holds.length;
       deliveries.set(message, holds.length);
     },
@@ -170,8 +173,9 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   const keepaliveTimer = setInterval(() => {
     registry.eachStream((hold) => {
       hold.res.write(':\n\n');
-      if (hold.res.writableLength > streamLimit) hold.res.destroy();
+      pending.wrote(hold.res, true);
     });
+    pending.settle();
   }, options.keepalive * 1000);
   keepaliveTimer.unref();
 
@@ -187,6 +191,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     shared,
     wakesInStep,
     closing: () => closing,
+    pending,
     async publish(channel, input) {
       const message = await store.append(channel, input);
       published += 1;
@@ -297,6 +302,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       channels: storeStats.channels,
       messages: { published: totals?.published ?? published, delivered: totals?.delivered ?? delivered, expired: storeStats.expired, evicted: storeStats.evicted },
       bufferBytes: storeStats.bufferBytes,
+      pendingBytes: pending.bytes(),
+      cut: { ...pending.cuts },
       store: store.kind,
     };
   }
@@ -392,6 +399,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
         closing = true;
         clearInterval(keepaliveTimer);
         for (const hold of registry.drain()) answerShutdown(core, hold);
+        pending.clear();
         unwatch();
         await store.close();
       })();

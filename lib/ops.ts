@@ -7,6 +7,10 @@ export interface Stats {
   channels: number;
   messages: { published: number; delivered: number; expired: number; evicted: number };
   bufferBytes: number;
+  /** Bytes written to this process's subscribers but not yet taken by them. */
+  pendingBytes: number;
+  /** Subscriber connections this process cut: past --max-pending-bytes, or a stream past its own bound. */
+  cut: { pendingBudget: number; slowReader: number };
   store: StoreKind;
 }
 
@@ -27,7 +31,12 @@ export function prometheus(stats: Stats): string {
   metric(lines, 'holdpush_messages_published_total', 'counter', 'Messages published.', [['', stats.messages.published]]);
   metric(lines, 'holdpush_messages_delivered_total', 'counter', 'Messages written to held subscribers.', [['', stats.messages.delivered]]);
   metric(lines, 'holdpush_messages_expired_total', 'counter', 'Messages dropped at the end of their TTL.', [['', stats.messages.expired]]);
-  metric(lines, 'holdpush_messages_evicted_total', 'counter', 'Messages dropped because a channel buffer was full.', [['', stats.messages.evicted]]);
+  metric(lines, 'holdpush_messages_evicted_total', 'counter', 'Messages dropped because a channel buffer or the whole buffer budget was full.', [['', stats.messages.evicted]]);
   metric(lines, 'holdpush_buffer_bytes', 'gauge', 'Bytes of message bodies held in buffers.', [['', stats.bufferBytes]]);
+  metric(lines, 'holdpush_pending_bytes', 'gauge', 'Bytes written to subscribers but not yet taken by them.', [['', stats.pendingBytes]]);
+  metric(lines, 'holdpush_cut_total', 'counter', 'Subscriber connections cut: the most behind when all passed --max-pending-bytes, or a stream past its own bound.', [
+    ['{reason="pending_budget"}', stats.cut.pendingBudget],
+    ['{reason="slow_reader"}', stats.cut.slowReader],
+  ]);
   return `${lines.join('\n')}\n`;
 }

@@ -3,6 +3,7 @@ import { JSON_TYPE, batchAnswer, writeMessage } from './broadcast';
 import { type Core, gone } from './core';
 import { errorBody } from './errors';
 import { parsePosition } from './names';
+import { drained } from './pending-bytes';
 import type { Hold, HoldMode } from './registry';
 import type { Query } from './router';
 import type { ImmediateReads, ReadResult } from './stores/store';
@@ -78,9 +79,21 @@ export async function subscribe(core: Core, req: IncomingMessage, res: ServerRes
       res.end();
       return;
     }
+    // The backlog goes at the pace the reader takes it, so it never waits here unsent (and a
+    // reader cut for its unsent bytes is not cut again as it catches up). After a wait, read
+    // again from where the page ended before holding: messages may have come meanwhile.
     for (;;) {
-      for (const message of result.messages) res.write(core.encoded(message).sse);
-      if (!result.more) break;
+      let waited = false;
+      for (const message of result.messages) {
+        if (res.writableNeedDrain) {
+          if (!(await drained(res))) return;
+          waited = true;
+        }
+        res.write(core.encoded(message).sse);
+        core.pending.wrote(res, true);
+      }
+      core.pending.settle();
+      if (!result.more && !waited) break;
       result = await store.read(sub.channels, result.head, limit);
       if (gone(res)) return;
     }
@@ -102,6 +115,7 @@ export async function subscribe(core: Core, req: IncomingMessage, res: ServerRes
       return;
     }
     for (const message of again.messages) res.write(core.encoded(message).sse);
+    core.pending.wrote(res, true);
     held.position = again.head;
     if (!again.more && !held.raced) held.pending = false;
   }
@@ -131,12 +145,13 @@ function hold(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscr
 }
 
 function answerNow(core: Core, res: ServerResponse, mode: HoldMode, result: ReadResult, gap: boolean): void {
-  if (mode !== 'batch') {
-    writeMessage(res, core.encoded(result.messages[0] as ReadResult['messages'][number]), mode, gap, core.options.fastWire);
-    return;
+  if (mode !== 'batch') writeMessage(res, core.encoded(result.messages[0] as ReadResult['messages'][number]), mode, gap, core.options.fastWire);
+  else {
+    const last = result.messages[result.messages.length - 1] as ReadResult['messages'][number];
+    batchAnswer(core.shared, result.messages.map(core.encoded), last.id, gap).writeTo(res, core.options.fastWire);
   }
-  const last = result.messages[result.messages.length - 1] as ReadResult['messages'][number];
-  batchAnswer(core.shared, result.messages.map(core.encoded), last.id, gap).writeTo(res, core.options.fastWire);
+  core.pending.wrote(res, false);
+  core.pending.settle();
 }
 
 function openStream(core: Core, res: ServerResponse, gap: boolean, sent: string | null, first: ReadResult): void {

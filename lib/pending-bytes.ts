@@ -1,0 +1,153 @@
+/**
+ * Bytes written to subscribers' connections but not yet taken by them, and the two rules that
+ * bound them (docs/protocol.md, "Memory"): a stream whose own unsent bytes pass the per-stream
+ * bound is cut (a slow reader); and when the connections together pass `--max-pending-bytes`,
+ * those with the most unsent bytes are cut first. A cut connection is destroyed: a stream's
+ * client comes back with its position, a long-poll's asks again from its own; nothing is lost.
+ *
+ * Cheap on the hot path: after a write, only a connection left with unsent bytes is tracked,
+ * with the count seen then (its 'drain' or 'close' lets it go); the sum moves as those counts
+ * do, and the budget is checked after a fan-out, not per write. Counts only fall between the
+ * writes seen here, so the sum is an upper bound: the true counts are read before anything is cut.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface PendingBytesOptions {
+  /** Unsent bytes all connections may hold together (`maxPendingBytes`). */
+  readonly limit: number;
+  /** Unsent bytes one stream may hold. */
+  readonly streamLimit: number;
+}
+
+/** Connections cut, by the rule that cut them. */
+export interface Cuts {
+  /** All together passed the budget, and these had the most unsent. */
+  pendingBudget: number;
+  /** One stream passed its own bound. */
+  slowReader: number;
+}
+
+export interface PendingBytes {
+  /** After a write to a subscriber (`stream`: an EventSource stream, held on). */
+  wrote(res: ServerResponse, stream: boolean): void;
+  /** After a fan-out: while all together pass the budget, cuts the connection with the most unsent. */
+  settle(): void;
+  /** Unsent bytes of every tracked connection, read now. */
+  bytes(): number;
+  readonly cuts: Readonly<Cuts>;
+  /** Lets every connection go, listeners and all (shutdown). */
+  clear(): void;
+}
+
+export function createPendingBytes(options: PendingBytesOptions): PendingBytes {
+  const { limit, streamLimit } = options;
+  /** Connections with unsent bytes, each with the count last seen. */
+  const tracked = new Map<Socket, number>();
+  let sum = 0;
+  const cuts: Cuts = { pendingBudget: 0, slowReader: 0 };
+
+  function forget(socket: Socket): void {
+    tracked.delete(socket);
+    socket.removeListener('drain', socketOnDrain);
+    socket.removeListener('close', socketOnClose);
+  }
+
+  function untrack(socket: Socket): void {
+    const known = tracked.get(socket);
+    if (known === undefined) return;
+    sum -= known;
+    forget(socket);
+  }
+
+  function socketOnDrain(this: Socket): void {
+    untrack(this);
+  }
+
+  function socketOnClose(this: Socket): void {
+    untrack(this);
+  }
+
+  function wrote(res: ServerResponse, stream: boolean): void {
+    if (stream && res.writableLength > streamLimit) {
+      res.destroy();
+      cuts.slowReader += 1;
+      return;
+    }
+    const socket = res.req.socket;
+    const now = socket.writableLength;
+    if (now === 0) {
+      if (tracked.size > 0) untrack(socket);
+      return;
+    }
+    const known = tracked.get(socket);
+    if (known === undefined) {
+      socket.on('drain', socketOnDrain);
+      socket.on('close', socketOnClose);
+    }
+    tracked.set(socket, now);
+    sum += now - (known ?? 0);
+  }
+
+  /** Reads the true counts: connections that sent everything (or closed) leave. */
+  function refresh(): void {
+    let total = 0;
+    for (const [socket] of tracked) {
+      const now = socket.destroyed ? 0 : socket.writableLength;
+      if (now === 0) forget(socket);
+      else {
+        tracked.set(socket, now);
+        total += now;
+      }
+    }
+    sum = total;
+  }
+
+  return {
+    wrote,
+    settle() {
+      if (sum <= limit) return;
+      refresh();
+      if (sum <= limit) return;
+      const fattest = [...tracked].sort((a, b) => b[1] - a[1]);
+      for (const [socket] of fattest) {
+        if (sum <= limit) break;
+        untrack(socket);
+        socket.destroy();
+        cuts.pendingBudget += 1;
+      }
+    },
+    bytes() {
+      refresh();
+      return sum;
+    },
+    cuts,
+    clear() {
+      for (const socket of [...tracked.keys()]) forget(socket);
+      sum = 0;
+    },
+  };
+}
+
+/**
+ * Resolves true once `res` has handed its unsent bytes to the connection ('drain'), or false
+ * when the client went away first. Both listeners go on either path.
+ */
+export function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    function done(ok: boolean): void {
+      res.removeListener('drain', resOnDrain);
+      res.removeListener('close', resOnClose);
+      resolve(ok);
+    }
+    function resOnDrain(): void {
+      done(true);
+    }
+    function resOnClose(): void {
+      done(false);
+    }
+    res.on('drain', resOnDrain);
+    res.on('close', resOnClose);
+  });
+}
