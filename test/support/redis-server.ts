@@ -43,9 +43,10 @@ function ping(port: number): Promise<boolean> {
 
 /**
  * Starts a private redis-server on a free port with a temporary folder. With `persist`, it
- * keeps an append-only file there, so a restart brings the data back.
+ * keeps an append-only file there, so a restart brings the data back. `args` are more
+ * settings, e.g. `['--maxmemory', '2mb']`.
  */
-export async function startRedis(options: { persist?: boolean } = {}): Promise<RedisServer> {
+export async function startRedis(options: { persist?: boolean; args?: readonly string[] } = {}): Promise<RedisServer> {
   if (!existsSync(REDIS_SERVER_BIN)) {
     throw new Error(`${REDIS_SERVER_BIN} is missing: install it (apt-get install redis-server), as .ci/run does`);
   }
@@ -54,7 +55,7 @@ export async function startRedis(options: { persist?: boolean } = {}): Promise<R
   let child: ChildProcess | undefined;
 
   async function start(): Promise<void> {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--appendonly', options.persist === true ? 'yes' : 'no', '--appendfsync', 'always'];
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--appendonly', options.persist === true ? 'yes' : 'no', '--appendfsync', 'always', ...(options.args ?? [])];
     const proc = spawn(REDIS_SERVER_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     let stderr = '';

@@ -1,6 +1,7 @@
 /** The Redis store's two connections: one runs scripts within a deadline, the other hears the event stream. */
 import { unavailable } from '../store';
 import { type RedisClientLike, type RedisModule, bufferReplies, quit } from './client';
+import { RedisFullError, refusedForMemory } from './full';
 import type { Script } from './scripts';
 
 export interface ConnectionOptions {
@@ -77,7 +78,7 @@ export class RedisConnection {
         return await this.withTimeout(this.client.sendCommand(['EVAL', script.source, '0', ...full], this.replyOptions));
       }
     } catch (err) {
-      throw failed(err);
+      throw refusedForMemory(err) ? new RedisFullError() : failed(err);
     }
   }
 

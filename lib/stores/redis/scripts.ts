@@ -201,9 +201,10 @@ local ch = ARGV[2]
 local sk, mk = P .. 's:' .. ch, P .. 'm:' .. ch
 if redis.call('EXISTS', mk) == 0 and redis.call('EXISTS', sk) == 0 then return 0 end
 local bytes = tonumber(redis.call('HGET', mk, 'bytes') or 0)
-redis.call('HINCRBY', SK, 'bytes', -bytes)
+-- DEL first: a full Redis refuses a script at its first write that takes memory, and DEL takes none.
 redis.call('DEL', sk, mk)
 redis.call('ZREM', ZK, ch)
+redis.call('HINCRBY', SK, 'bytes', -bytes)
 redis.call('PUBLISH', P .. 'events', cjson.encode({t = 'd', c = ch, o = ARGV[3]}) .. '\\n')
 return 1
 `;
@@ -220,14 +221,16 @@ for _, ch in ipairs(dead) do
   local last = redis.call('XREVRANGE', sk, '+', '-', 'COUNT', 1)
   if last[1] then
     local ms = tonumber(string.match(last[1][1], '^(%d+)'))
-    redis.call('ZADD', ZK, ms + ttl, ch)
+    -- pcall: a full Redis may refuse it (then the channel is looked at again next time).
+    redis.pcall('ZADD', ZK, ms + ttl, ch)
   else
     local gone = tonumber(redis.call('HGET', mk, 'gone') or 0)
-    if gone > tonumber(redis.call('HGET', SK, 'forgotten') or 0) then redis.call('HSET', SK, 'forgotten', gone) end
     local bytes = tonumber(redis.call('HGET', mk, 'bytes') or 0)
-    if bytes ~= 0 then redis.call('HINCRBY', SK, 'bytes', -bytes) end
+    -- DEL before the writes that take memory, which a full Redis refuses until a script has written.
     redis.call('DEL', sk, mk)
     redis.call('ZREM', ZK, ch)
+    if gone > tonumber(redis.call('HGET', SK, 'forgotten') or 0) then redis.call('HSET', SK, 'forgotten', gone) end
+    if bytes ~= 0 then redis.call('HINCRBY', SK, 'bytes', -bytes) end
   end
 end
 local s = redis.call('HMGET', SK, 'expired', 'evicted', 'bytes')

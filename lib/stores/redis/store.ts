@@ -6,6 +6,7 @@ import { Watchers } from '../watchers';
 import { type RedisClientLike, loadRedis } from './client';
 import { decodeAppend, decodeEvent, decodeHead, decodeInfo, decodeRead, decodeStats, follows, makeMessage, newEpochCandidate, num, positionArgs, seqOfId } from './codec';
 import { RedisConnection } from './connection';
+import { RedisFullError } from './full';
 import { EventOrder } from './order';
 import { Resync } from './resync';
 import { SCRIPTS } from './scripts';
@@ -153,7 +154,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     head: async () => (await head()).token,
     follows,
     async touch(channels) {
-      const reply = await run(SCRIPTS.touch, [newEpochCandidate(), String(grace), String(maxChannels), ...channels]);
+      let reply: unknown;
+      try {
+        reply = await run(SCRIPTS.touch, [newEpochCandidate(), String(grace), String(maxChannels), ...channels]);
+      } catch (error) {
+        // Bookkeeping only: a full Redis still serves what it holds (docs/protocol.md, "Memory").
+        if (!(error instanceof RedisFullError)) throw error;
+        reply = 1;
+      }
       if (num(reply) !== 1) return false;
       for (const name of channels) known.add(name);
       return true;
