@@ -60,12 +60,11 @@ export class BufferBudget {
   }
 
   /**
-   * Takes out the oldest entries, handing each to `left`, until a message of `size` bytes
-   * fits. The caller refuses a body larger than the whole budget first.
+   * After an add: takes out the oldest entries, handing each to `left`, until the held ones fit
+   * the budget again; never the newest (the caller refuses a body larger than the budget).
    */
-  makeRoom(size: number, left: (entry: Entry) => void): void {
-    const cost = size + ENTRY_COST;
-    for (let entry = this.oldest; entry !== undefined && this.charged + cost > this.limit; entry = this.oldest) {
+  fit(left: (entry: Entry) => void): void {
+    for (let entry = this.oldest; entry !== undefined && entry !== this.newest && this.charged > this.limit; entry = this.oldest) {
       this.remove(entry);
       left(entry);
     }

@@ -121,11 +121,9 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
 
   function append(name: string, input: MessageInput): Entry {
     if (input.data.length > budget.limit) throw new RangeError(`a message may be at most ${budget.limit} bytes (maxBufferBytes), got ${input.data.length}`);
-    if (!channels.has(name) && channels.size >= maxChannels) throw new StoreUnavailableError('too_many_channels', `at most ${maxChannels} channels may be alive at once`);
-    // Room first: the oldest messages of any channel leave (this one's too, which may forget it).
-    budget.makeRoom(input.data.length, evictEntry);
     let channel = channels.get(name);
     if (channel === undefined) {
+      if (channels.size >= maxChannels) throw new StoreUnavailableError('too_many_channels', `at most ${maxChannels} channels may be alive at once`);
       channel = new Channel(seq);
       channels.set(name, channel);
     }
@@ -137,6 +135,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
       budget.remove(channel.dropOldest());
       evicted += 1;
     }
+    // Its channel holds it now, so making room never forgets the channel it goes to.
+    budget.fit(evictEntry);
     watchers.message(entry);
     return entry;
   }
