@@ -5,10 +5,13 @@
  * those with the most unsent bytes are cut first. A cut connection is destroyed: a stream's
  * client comes back with its position, a long-poll's asks again from its own; nothing is lost.
  *
- * Cheap on the hot path: after a write, only a connection left with unsent bytes is tracked,
- * with the count seen then (its 'drain' or 'close' lets it go); the sum moves as those counts
- * do, and the budget is checked after a fan-out, not per write. Counts only fall between the
- * writes seen here, so the sum is an upper bound: the true counts are read before anything is cut.
+ * Cheap on the hot path: after a write, only a connection that must wait for 'drain' (its
+ * unsent bytes reached the socket's high-water mark, 16 KiB) is tracked, with the count seen
+ * then, until its 'drain' or 'close'; below that mark a connection holds little, as with any
+ * stream. The sum moves as those counts do, and the budget is looked at after a fan-out, not
+ * per write. The counts seen at a write include what node:http holds corked until the next
+ * tick (so every fresh stream would look alike), and they only fall until the next write: the
+ * decision waits for the next turn of the event loop and reads the true counts first.
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -31,7 +34,10 @@ export interface Cuts {
 export interface PendingBytes {
   /** After a write to a subscriber (`stream`: an EventSource stream, held on). */
   wrote(res: ServerResponse, stream: boolean): void;
-  /** After a fan-out: while all together pass the budget, cuts the connection with the most unsent. */
+  /**
+   * After a fan-out: when all together may pass the budget, the next turn of the event loop
+   * cuts the connections with the most unsent bytes until they fit.
+   */
   settle(): void;
   /** Unsent bytes of every tracked connection, read now. */
   bytes(): number;
@@ -46,6 +52,7 @@ export function createPendingBytes(options: PendingBytesOptions): PendingBytes {
   const tracked = new Map<Socket, number>();
   let sum = 0;
   const cuts: Cuts = { pendingBudget: 0, slowReader: 0 };
+  let decision: NodeJS.Immediate | undefined;
 
   function forget(socket: Socket): void {
     tracked.delete(socket);
@@ -75,11 +82,8 @@ export function createPendingBytes(options: PendingBytesOptions): PendingBytes {
       return;
     }
     const socket = res.req.socket;
+    if (!socket.writableNeedDrain) return;
     const now = socket.writableLength;
-    if (now === 0) {
-      if (tracked.size > 0) untrack(socket);
-      return;
-    }
     const known = tracked.get(socket);
     if (known === undefined) {
       socket.on('drain', socketOnDrain);
@@ -103,19 +107,23 @@ export function createPendingBytes(options: PendingBytesOptions): PendingBytes {
     sum = total;
   }
 
+  function decide(): void {
+    decision = undefined;
+    refresh();
+    if (sum <= limit) return;
+    const fattest = [...tracked].sort((a, b) => b[1] - a[1]);
+    for (const [socket] of fattest) {
+      if (sum <= limit) break;
+      untrack(socket);
+      socket.destroy();
+      cuts.pendingBudget += 1;
+    }
+  }
+
   return {
     wrote,
     settle() {
-      if (sum <= limit) return;
-      refresh();
-      if (sum <= limit) return;
-      const fattest = [...tracked].sort((a, b) => b[1] - a[1]);
-      for (const [socket] of fattest) {
-        if (sum <= limit) break;
-        untrack(socket);
-        socket.destroy();
-        cuts.pendingBudget += 1;
-      }
+      if (sum > limit && decision === undefined) decision = setImmediate(decide);
     },
     bytes() {
       refresh();
@@ -123,6 +131,8 @@ export function createPendingBytes(options: PendingBytesOptions): PendingBytes {
     },
     cuts,
     clear() {
+      if (decision !== undefined) clearImmediate(decision);
+      decision = undefined;
       for (const socket of [...tracked.keys()]) forget(socket);
       sum = 0;
     },
