@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { EncodedMessage, JSON_TYPE, type SharedHeaders, broadcast } from './broadcast';
+import { type EncodedMessage, JSON_TYPE, type SharedHeaders, broadcast } from './broadcast';
 import { createClientOf } from './client-address';
+import { RecentEncodings } from './encodings';
 import { type Core, type Published, accepts, failWith, pairs } from './core';
 import { type ErrorCode, echo, sendError } from './errors';
 import { createLogger, type Write } from './log';
@@ -106,7 +107,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   let delivered = 0;
   let closing = false;
   let closed: Promise<void> | undefined;
-  const encodings = new WeakMap<StoredMessage, EncodedMessage>();
+  // Memory budgets: encodings of recent messages only, within an eighth of the buffer budget.
+  const encodings = new RecentEncodings(shared, options.maxBufferBytes / 8);
   const deliveries = new WeakMap<StoredMessage, number>();
 
   const registry = createRegistry({
@@ -144,12 +146,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       };
 
   function encoded(message: StoredMessage): EncodedMessage {
-    let encoding = encodings.get(message);
-    if (encoding === undefined) {
-      encoding = new EncodedMessage(message, shared);
-      encodings.set(message, encoding);
-    }
-    return encoding;
+    return encodings.get(message);
   }
 
   const unwatch = store.watch({

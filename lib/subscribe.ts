@@ -12,6 +12,8 @@ import type { ImmediateReads, ReadResult } from './stores/store';
 const BATCH_LIMIT = 1000;
 /** Messages read at a time while a stream replays. */
 const REPLAY_PAGE = 1000;
+/** What a replay holds while its reader catches up: nothing. */
+const NOTHING_READ: ReadResult = { messages: [], gap: false, head: '', more: true };
 
 export type PositionResult = { ok: true; token: string | null; sent: string | null } | { ok: false; sent: string };
 
@@ -79,23 +81,35 @@ export async function subscribe(core: Core, req: IncomingMessage, res: ServerRes
       res.end();
       return;
     }
-    // The backlog goes at the pace the reader takes it, so it never waits here unsent (and a
-    // reader cut for its unsent bytes is not cut again as it catches up). After a wait, read
-    // again from where the page ended before holding: messages may have come meanwhile.
+    // The backlog goes at the pace the reader takes it (docs/protocol.md, "Memory"): it never
+    // waits here unsent, and no page of it is kept while the reader catches up, since those
+    // messages may leave the buffer meanwhile. Then the next read starts after the last message
+    // written; should it find messages gone, the stream ends and its client, coming back with
+    // its position, is told of the gap as a stream is at its start.
+    let position = after;
     for (;;) {
-      let waited = false;
+      let full = false;
       for (const message of result.messages) {
         if (res.writableNeedDrain) {
-          if (!(await drained(res))) return;
-          waited = true;
+          full = true;
+          break;
         }
         res.write(core.encoded(message).sse);
         core.pending.wrote(res, true);
+        position = message.token;
       }
       core.pending.settle();
-      if (!result.more && !waited) break;
-      result = await store.read(sub.channels, result.head, limit);
+      if (!full && !result.more) break;
+      if (full) {
+        result = NOTHING_READ;
+        if (!(await drained(res))) return;
+      }
+      result = await store.read(sub.channels, position, limit);
       if (gone(res)) return;
+      if (result.gap) {
+        res.end();
+        return;
+      }
     }
   }
   const held = hold(core, req, res, sub, after, result, !core.wakesInStep);
