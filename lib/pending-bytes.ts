@@ -6,9 +6,9 @@
  * client comes back with its position, a long-poll's asks again from its own; nothing is lost.
  *
  * Cheap on the hot path: after a write, only a connection that must wait for 'drain' (its
- * unsent bytes reached the socket's high-water mark, 16 KiB) is tracked, with the count seen
- * then, until its 'drain' or 'close'; below that mark a connection holds little, as with any
- * stream. The sum moves as those counts do, and the budget is looked at after a fan-out, not
+ * unsent bytes reached the socket's high-water mark: 16 KiB, 64 KiB from Node 22) is tracked,
+ * with the count seen then, until its 'drain' or 'close'; below that mark a connection holds
+ * little, as with any stream. The sum moves as those counts do, and the budget is looked at after a fan-out, not
  * per write. The counts seen at a write include what node:http holds corked until the next
  * tick (so every fresh stream would look alike), and they only fall until the next write: the
  * decision waits for the next turn of the event loop and reads the true counts first.
