@@ -42,7 +42,13 @@ export interface PendingBytes {
   /** Unsent bytes of every tracked connection, read now. */
   bytes(): number;
   readonly cuts: Readonly<Cuts>;
-  /** Lets every connection go, listeners and all (shutdown). */
+  /**
+   * Resolves true once `res` has handed its unsent bytes to the connection ('drain'); false
+   * when the client went away first, or the server is shutting down (`clear`, which cuts it:
+   * a stream's client comes back with its position).
+   */
+  drained(res: ServerResponse): Promise<boolean>;
+  /** Lets every connection go, listeners and all, and cuts the responses waiting for 'drain' (shutdown). */
   clear(): void;
 }
 
@@ -53,6 +59,8 @@ export function createPendingBytes(options: PendingBytesOptions): PendingBytes {
   let sum = 0;
   const cuts: Cuts = { pendingBudget: 0, slowReader: 0 };
   let decision: NodeJS.Immediate | undefined;
+  /** Responses waiting for 'drain', each with the function that gives up on it. */
+  const waiting = new Map<ServerResponse, () => void>();
 
   function forget(socket: Socket): void {
     tracked.delete(socket);
@@ -130,34 +138,35 @@ export function createPendingBytes(options: PendingBytesOptions): PendingBytes {
       return sum;
     },
     cuts,
+    drained(res) {
+      if (res.destroyed) return Promise.resolve(false);
+      return new Promise((resolve) => {
+        function done(ok: boolean): void {
+          waiting.delete(res);
+          res.removeListener('drain', resOnDrain);
+          res.removeListener('close', resOnClose);
+          resolve(ok);
+        }
+        function resOnDrain(): void {
+          done(true);
+        }
+        function resOnClose(): void {
+          done(false);
+        }
+        res.on('drain', resOnDrain);
+        res.on('close', resOnClose);
+        waiting.set(res, () => {
+          done(false);
+          res.destroy();
+        });
+      });
+    },
     clear() {
+      for (const giveUp of [...waiting.values()]) giveUp();
       if (decision !== undefined) clearImmediate(decision);
       decision = undefined;
       for (const socket of [...tracked.keys()]) forget(socket);
       sum = 0;
     },
   };
-}
-
-/**
- * Resolves true once `res` has handed its unsent bytes to the connection ('drain'), or false
- * when the client went away first. Both listeners go on either path.
- */
-export function drained(res: ServerResponse): Promise<boolean> {
-  if (res.destroyed) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    function done(ok: boolean): void {
-      res.removeListener('drain', resOnDrain);
-      res.removeListener('close', resOnClose);
-      resolve(ok);
-    }
-    function resOnDrain(): void {
-      done(true);
-    }
-    function resOnClose(): void {
-      done(false);
-    }
-    res.on('drain', resOnDrain);
-    res.on('close', resOnClose);
-  });
 }

@@ -3,7 +3,6 @@ import { JSON_TYPE, batchAnswer, writeMessage } from './broadcast';
 import { type Core, gone } from './core';
 import { errorBody } from './errors';
 import { parsePosition } from './names';
-import { drained } from './pending-bytes';
 import type { Hold, HoldMode } from './registry';
 import type { Query } from './router';
 import type { ImmediateReads, ReadResult } from './stores/store';
@@ -102,7 +101,7 @@ export async function subscribe(core: Core, req: IncomingMessage, res: ServerRes
       if (!full && !result.more) break;
       if (full) {
         result = NOTHING_READ;
-        if (!(await drained(res))) return;
+        if (!(await core.pending.drained(res))) return;
       }
       result = await store.read(sub.channels, position, limit);
       if (gone(res)) return;

@@ -11,7 +11,9 @@
  * 300) covers that and some steady state after, and keeps the file well under 30 s.
  */
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { createHoldpushServer } from '../lib/http-server';
 import { type BudgetServer, MiB, SseReader, mib, publisher, startBudgetServer } from './support/budget';
 import { startServer, until } from './support/http';
 
@@ -69,6 +71,30 @@ test('a stream replays a backlog far over the budget at the pace its reader take
   } finally {
     reader.close();
     await server.close();
+  }
+});
+
+test('close() ends a replay that waits for a reader that stopped reading', async () => {
+  const { server, holdpush } = createHoldpushServer({ log: 'off' });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  for (let i = 0; i < 160; i++) await holdpush.publish('backlog', Buffer.alloc(64 * 1024, 'b'));
+  const reader = new SseReader(`${url}/sub/backlog`, {}, true);
+  const connections = () => new Promise<number>((resolve) => server.getConnections((_error, count) => resolve(count)));
+  try {
+    // The kernel is full and the rest of the replay waits: the connection has bytes unsent.
+    await until(() => holdpush.stats().pendingBytes > 0, 10_000, 'the replay to wait for its reader');
+    await holdpush.close();
+    let open = await connections();
+    for (let i = 0; i < 100 && open > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      open = await connections();
+    }
+    assert.equal(open, 0, 'the waiting replay was not ended');
+  } finally {
+    reader.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
 
