@@ -16,13 +16,6 @@ server.on('connection', (socket) => {
 });
 
 server.on('request', (req, res) => {
-  if (req.url === '/__budget/memory') {
-    const m = process.memoryUsage();
-    const body = JSON.stringify(m);
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
-    return;
-  }
   if (req.url !== '/__budget/closed') return;
   const body = JSON.stringify(closed);
   res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
