@@ -48,6 +48,7 @@ const FLAGS: Record<string, Flag> = {
   redis: { key: 'redis', kind: 'text', help: 'a redis:// URL: share channels with every server on it' },
   log: { key: 'log', kind: 'choice', choices: ['text', 'json', 'off'], help: 'request log format' },
   'fast-wire': { key: 'fastWire', kind: 'boolean', help: "true: answers leave as one prebuilt head; false: node:http's writeHead" },
+  'idempotency-ttl': { key: 'idempotencyTtl', kind: 'duration', help: 'seconds the answer to a publish with an Idempotency-Key is replayed' },
 };
 
 export const cliDefaults: Readonly<CliConfig> = (() => {

@@ -54,6 +54,11 @@ export interface HoldpushOptions {
    * @defaultValue true
    */
   fastWire: boolean;
+  /**
+   * Seconds the answer to a publish with an `Idempotency-Key` is remembered: the same key
+   * within it gets that answer again and publishes nothing. @defaultValue 300
+   */
+  idempotencyTtl: number;
 }
 
 export const defaultOptions: Readonly<HoldpushOptions> = {
@@ -74,6 +79,7 @@ export const defaultOptions: Readonly<HoldpushOptions> = {
   log: 'off',
   prefix: '',
   fastWire: true,
+  idempotencyTtl: 300,
 };
 
 function positive(name: string, value: unknown, integer: boolean): number {
@@ -159,6 +165,7 @@ export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOp
   positive('maxSubscribers', o.maxSubscribers, true);
   positive('maxChannels', o.maxChannels, true);
   positive('shutdownTimeout', o.shutdownTimeout, false);
+  positive('idempotencyTtl', o.idempotencyTtl, false);
   if (o.firstMessage !== 'oldest' && o.firstMessage !== 'newest') throw new TypeError("firstMessage must be 'oldest' or 'newest'");
   if (o.log !== 'text' && o.log !== 'json' && o.log !== 'off') throw new TypeError("log must be 'text', 'json' or 'off'");
   if (typeof o.fastWire !== 'boolean') throw new TypeError(`fastWire must be true or false, got ${String(o.fastWire)}`);
