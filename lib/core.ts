@@ -1,14 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EncodedMessage, SharedHeaders } from './broadcast';
 import { type ErrorCode, sendError } from './errors';
+import type { IdempotencyGate } from './idempotency/gate';
 import type { HoldpushOptions } from './options';
 import type { Registry } from './registry';
 import type { Rights } from './rights';
-import { type MessageInput, type MessageStore, type StoredMessage, StoreUnavailableError } from './stores/store';
+import { type BatchInput, type MessageInput, type MessageStore, type StoredMessage, StoreUnavailableError } from './stores/store';
 
 /** The result of a publish: the message and how many held responses were written. */
 export interface Published {
   readonly message: StoredMessage;
+  readonly delivered: number;
+}
+
+/** The result of a batch publish: its messages in order, and the held responses written. */
+export interface PublishedMany {
+  readonly messages: readonly StoredMessage[];
   readonly delivered: number;
 }
 
@@ -24,6 +31,10 @@ export interface Core {
   readonly wakesInStep: boolean;
   readonly closing: () => boolean;
   publish(channel: string, input: MessageInput): Promise<Published>;
+  /** Publishes every message in order, or none. */
+  publishMany(inputs: readonly BatchInput[]): Promise<PublishedMany>;
+  /** Where publishes with an `Idempotency-Key` are decided. */
+  readonly idempotency: IdempotencyGate;
   encoded(message: StoredMessage): EncodedMessage;
   /** Answers a handler's failure: 503 for an unavailable store, 500 (logged) otherwise. */
   fail(res: ServerResponse, error: unknown): void;

@@ -1,16 +1,19 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { createBatchWakes } from './batch-wake';
 import { EncodedMessage, JSON_TYPE, type SharedHeaders, broadcast } from './broadcast';
 import { createClientOf } from './client-address';
-import { type Core, type Published, accepts, failWith, pairs } from './core';
+import { type Core, type Published, type PublishedMany, accepts, failWith, pairs } from './core';
+import { type BatchMessage, type PublishManyOptions, type PublishManyResult, type PublishOptions, type PublishResult, createEmbeddedPublish } from './embed-publish';
 import { type ErrorCode, echo, sendError } from './errors';
+import { createIdempotencyGate } from './idempotency/gate';
 import { createLogger, type Write } from './log';
 import { createMemoryStore } from './stores/memory/store';
 import { EVERY_UID, isValidName, parseChannelList, uidChannel } from './names';
 import { type Stats, prometheus } from './ops';
 import { type HoldpushOptions, checkOptionNames, resolveOptions } from './options';
+import { handleBatch } from './pub-batch';
 import { handlePub, handleSend } from './publish';
-import { publishArguments } from './publish-arguments';
 import { type Hold, type HoldMode, createRegistry } from './registry';
 import { createRights, refusalHeaders } from './rights';
 import { type Query, type RouteContext, createRouter } from './router';
@@ -41,19 +44,7 @@ export interface CreateHoldpushOptions extends Partial<HoldpushOptions> {
 /** The options beside HoldpushOptions: the type makes this list whole, so none is refused as unknown. */
 const EMBED_OPTIONS: Record<Exclude<keyof CreateHoldpushOptions, keyof HoldpushOptions>, true> = { store: true, publicDir: true, logWrite: true };
 
-export interface PublishOptions {
-  /** @defaultValue 'text/plain; charset=utf-8' */
-  contentType?: string;
-  /** EventSource event name. */
-  event?: string;
-}
-
-export interface PublishResult {
-  /** The message id, `"<unix seconds>:<token>"`. */
-  readonly id: string;
-  /** Held responses (and streams) in this process that got it. */
-  readonly delivered: number;
-}
+export type { BatchMessage, PublishManyOptions, PublishManyResult, PublishOptions, PublishResult };
 
 export interface Holdpush {
   readonly options: Readonly<HoldpushOptions>;
@@ -71,6 +62,12 @@ export interface Holdpush {
    * RangeError); it never throws.
    */
   publish(target: string, data: string | Uint8Array, options?: PublishOptions): Promise<PublishResult>;
+  /**
+   * Publishes up to 1000 messages in the order given (their ids increase in it), all or none:
+   * every message is checked first, and bad input rejects with a TypeError (a size with a
+   * RangeError) naming the message's index, publishing nothing; it never throws.
+   */
+  publishMany(messages: readonly BatchMessage[], options?: PublishManyOptions): Promise<PublishManyResult>;
   stats(): Stats;
   /** Answers every held request (503, streams end) and stops; idempotent. */
   close(): Promise<void>;
@@ -146,13 +143,16 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     return encoding;
   }
 
+  const batchWakes = createBatchWakes(encoded, shared, options.fastWire);
   const unwatch = store.watch({
     message(message) {
+      const joined = batchWakes.join(message);
       const holds = registry.take(message.channel, wants?.(message.token));
-      if (holds.length === 0) return;
-      broadcast(encoded(message), holds, streamLimit, options.fastWire);
-      delivered += holds.length;
-      deliveries.set(message, holds.length);
+      const count = joined + holds.length;
+      if (count === 0) return;
+      if (holds.length > 0) broadcast(encoded(message), batchWakes.divert(holds, message), streamLimit, options.fastWire);
+      delivered += count;
+      deliveries.set(message, count);
     },
     deleted(channel) {
       for (const hold of registry.take(channel)) {
@@ -188,6 +188,14 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       published += 1;
       return { message, delivered: deliveries.get(message) ?? 0 } satisfies Published;
     },
+    async publishMany(inputs) {
+      const messages = await store.appendMany(inputs);
+      published += messages.length;
+      let count = 0;
+      for (const message of messages) count += deliveries.get(message) ?? 0;
+      return { messages, delivered: count } satisfies PublishedMany;
+    },
+    idempotency: createIdempotencyGate(store.idempotency, options.idempotencyTtl * 1000),
     encoded,
     fail: (res, failure) => failWith(res, failure, shared, (e) => logger.error('request', e)),
     error,
@@ -253,6 +261,9 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     .on('GET', '/send', serveFile('/send.html'))
     .on('POST', '/send', (req, res, { query }) => {
       handleSend(core, req, res, query).catch((failure: unknown) => core.fail(res, failure));
+    })
+    .on('POST', '/pub', (req, res) => {
+      handleBatch(core, req, res).catch((failure: unknown) => core.fail(res, failure));
     })
     .on(['GET', 'POST', 'PUT', 'DELETE'], '/pub/', (req, res, { param }) => {
       handlePub(core, req, res, param).catch((failure: unknown) => core.fail(res, failure));
@@ -360,11 +371,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     return true;
   }
 
-  async function publish(target: string, data: string | Uint8Array, publishOptions?: PublishOptions): Promise<PublishResult> {
-    const { channel, input } = publishArguments(target, data, publishOptions, options.maxMessage);
-    const result = await core.publish(channel, input);
-    return { id: result.message.id, delivered: result.delivered };
-  }
+  const { publish, publishMany } = createEmbeddedPublish(core);
 
   return {
     options,
@@ -382,6 +389,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       };
     },
     publish,
+    publishMany,
     stats,
     close() {
       closed ??= (async () => {

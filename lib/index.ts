@@ -1,5 +1,7 @@
 export { createHoldpush } from './holdpush';
-export type { CreateHoldpushOptions, Holdpush, PublishOptions, PublishResult, StoreContext, StoreFactory } from './holdpush';
+export type { BatchMessage, CreateHoldpushOptions, Holdpush, PublishManyOptions, PublishManyResult, PublishOptions, PublishResult, StoreContext, StoreFactory } from './holdpush';
+export { IdempotencyConflictError } from './embed-publish';
+export type { Claim, IdempotencyLedger, IdempotentAnswer } from './idempotency/ledger';
 export { createHoldpushServer } from './http-server';
 export type { HoldpushServer } from './http-server';
 export { createMemoryStore } from './stores/memory/store';
@@ -8,7 +10,7 @@ export type { HoldpushOptions, FirstMessage, LogFormat } from './options';
 export { defaultOptions } from './options';
 export type { Stats } from './ops';
 export { StoreUnavailableError, messageId } from './stores/store';
-export type { ChannelInfo, MessageInput, MessageStore, ReadResult, StoreEvents, StoreKind, StoreStats, StoredMessage } from './stores/store';
+export type { BatchInput, ChannelInfo, MessageInput, MessageStore, ReadResult, StoreEvents, StoreKind, StoreStats, StoredMessage } from './stores/store';
 export { signJwt, verifyJwt } from './jwt';
 export { createRedisStore } from './stores/redis/store';
 export type { RedisClientLike } from './stores/redis/client';

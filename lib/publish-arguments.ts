@@ -3,7 +3,7 @@ import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
 import type { MessageInput } from './stores/store';
 
 /** What node:http accepts in a header value (a publisher's own come through its parser). */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** A value as an error message shows it: a string cut short, else its type (and a primitive's value). */
 function shown(value: unknown): string {

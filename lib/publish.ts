@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type BodyResult, readBody } from './body';
-import { JSON_TYPE } from './broadcast';
 import { type Core, accepts, pairs } from './core';
 import { type ErrorCode, echo } from './errors';
 import { type FormResult, formFromFields, parseSendForm } from './form';
+import { answerOnce, jsonAnswer, readIdempotencyKey, writeAnswer } from './idempotency/http';
+import type { IdempotentAnswer } from './idempotency/ledger';
 import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
 import { refusalHeaders } from './rights';
 import type { Query } from './router';
 import type { ChannelInfo } from './stores/store';
-import { Prebuilt } from './wire';
 
 /** Room for multipart framing and the other fields around a message of the largest size. */
 const FORM_OVERHEAD = 16 * 1024;
@@ -29,6 +29,10 @@ function consumedText(read: BodyResult): string {
 
 /** Channel info in Nchan's text layout (CRLF), or JSON when the client asks for it. */
 function sendInfo(core: Core, req: IncomingMessage, res: ServerResponse, status: number, channel: string, info: ChannelInfo | null, subscribers = core.registry.holders(channel)): void {
+  writeAnswer(core, res, infoAnswer(req, status, info, subscribers), false);
+}
+
+function infoAnswer(req: IncomingMessage, status: number, info: ChannelInfo | null, subscribers: number): IdempotentAnswer {
   const messages = info?.messages ?? 0;
   const requested = info?.requested === undefined ? -1 : Math.max(0, Math.floor((Date.now() - info.requested) / 1000));
   const last = info?.lastMessageId ?? '';
@@ -42,7 +46,7 @@ function sendInfo(core: Core, req: IncomingMessage, res: ServerResponse, status:
     type = 'text/plain; charset=utf-8';
     body = `queued messages: ${messages}\r\nlast requested: ${requested} sec. ago\r\nactive subscribers: ${subscribers}\r\nlast message id: ${last}\r\n`;
   }
-  new Prebuilt(status, ['Content-Type', type, 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store', ...core.shared], body).writeTo(res, core.options.fastWire);
+  return { status, headers: ['Content-Type', type], body };
 }
 
 /** `/pub/<channel>`: publish (POST, PUT), info (GET), delete (DELETE). */
@@ -73,6 +77,11 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
     sendInfo(core, req, res, 200, channel, info, held);
     return;
   }
+  const key = readIdempotencyKey(req);
+  if (!key.ok) {
+    core.error(res, 400, 'bad_idempotency_key', key.message);
+    return;
+  }
   const event = req.headers['x-eventsource-event'];
   if (event !== undefined && (typeof event !== 'string' || !isValidEventName(event))) {
     core.error(res, 400, 'bad_request', 'X-EventSource-Event must be one line of printable ASCII, at most 128 characters');
@@ -84,9 +93,11 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
     else if (read.kind !== 'gone') core.error(res, 400, 'body_consumed', consumedText(read));
     return;
   }
-  const contentType = req.headers['content-type'] || 'text/plain; charset=utf-8';
-  const { delivered } = await core.publish(channel, { data: read.body, contentType, event });
-  sendInfo(core, req, res, delivered > 0 ? 201 : 202, channel, await store.info(channel));
+  const input = { data: read.body, contentType: req.headers['content-type'] || 'text/plain; charset=utf-8', event };
+  await answerOnce(core, res, key.key, () => ({ route: 'pub', messages: [{ channel, ...input }] }), async () => {
+    const { delivered } = await core.publish(channel, input);
+    return infoAnswer(req, delivered > 0 ? 201 : 202, await store.info(channel), core.registry.holders(channel));
+  });
 }
 
 /** `POST /send`: the original demo's form, and its script-friendly twins. */
@@ -103,6 +114,11 @@ export async function handleSend(core: Core, req: IncomingMessage, res: ServerRe
     res.writeHead(303, { ...pairs(core.shared), Location: location, 'Content-Length': 0, 'Cache-Control': 'no-store', ...(status === 413 ? { Connection: 'close' } : {}) });
     res.end();
   };
+  const key = readIdempotencyKey(req);
+  if (!key.ok) {
+    refuse(400, 'bad_idempotency_key', key.message);
+    return;
+  }
   const read = await readBody(req, core.options.maxMessage + FORM_OVERHEAD);
   let parsed: FormResult;
   switch (read.kind) {
@@ -144,17 +160,15 @@ export async function handleSend(core: Core, req: IncomingMessage, res: ServerRe
     refuse(400, 'bad_uid', `not a uid: ${echo(uid)} (1-128 of A-Z a-z 0-9 _ - . @ ~)`);
     return;
   }
-  const published = await core.publish(uid === '' ? EVERY_UID : uidChannel(uid), { data, contentType: 'text/plain; charset=utf-8' });
-  const id = published.message.id;
-  if (prefersHtml(req)) {
+  const channel = uid === '' ? EVERY_UID : uidChannel(uid);
+  const input = { data, contentType: 'text/plain; charset=utf-8' };
+  await answerOnce(core, res, key.key, () => ({ route: 'send', messages: [{ channel, ...input }] }), async () => {
+    const published = await core.publish(channel, input);
+    const id = published.message.id;
+    if (!prefersHtml(req)) return jsonAnswer(200, { id, delivered: published.delivered });
     const location = `${core.options.prefix}/send?sent=${encodeURIComponent(id)}&delivered=${published.delivered}&uid=${encodeURIComponent(uid)}`;
-    res.writeHead(303, { ...pairs(core.shared), Location: location, 'Content-Length': 0, 'Cache-Control': 'no-store' });
-    res.end();
-    return;
-  }
-  const body = JSON.stringify({ id, delivered: published.delivered });
-  res.writeHead(200, ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store', ...core.shared]);
-  res.end(body);
+    return { status: 303, headers: ['Location', location], body: '' };
+  });
 }
 
 /** A browser's form post: its `Accept` puts HTML before JSON (or names no JSON at all). */

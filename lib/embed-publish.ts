@@ -1,0 +1,136 @@
+/**
+ * An app's `publish()` and `publishMany()`: their arguments checked (a TypeError, or a RangeError
+ * for a size, saying what is wrong), and an `idempotencyKey` decided as the HTTP routes decide
+ * an `Idempotency-Key` header.
+ */
+import { MAX_BATCH } from './batch-publish';
+import type { Core } from './core';
+import { echo } from './errors';
+import { jsonAnswer } from './idempotency/http';
+import { KEY_RULE, type PublishRequest, fingerprint, isValidIdempotencyKey } from './idempotency/key';
+import type { IdempotentAnswer } from './idempotency/ledger';
+import { publishArguments } from './publish-arguments';
+import type { BatchInput } from './stores/store';
+
+export interface PublishOptions {
+  /** @defaultValue 'text/plain; charset=utf-8' */
+  contentType?: string;
+  /** EventSource event name. */
+  event?: string;
+  /**
+   * Publishes once per key: the same key within `idempotencyTtl` seconds publishes nothing and
+   * resolves with the first call's result (`replayed: true`); the same key with other arguments
+   * rejects with an IdempotencyConflictError. 1-255 visible ASCII characters.
+   */
+  idempotencyKey?: string;
+}
+
+export interface PublishResult {
+  /** The message id, `"<unix seconds>:<token>"`. */
+  readonly id: string;
+  /** Held responses (and streams) in this process that got it. */
+  readonly delivered: number;
+  /** True when an earlier call with the same `idempotencyKey` published it, and this one nothing. */
+  readonly replayed: boolean;
+}
+
+/** One message of `publishMany()`. */
+export interface BatchMessage {
+  /** A channel, one uid (`'uid:<uid>'`) or every uid (`'uid:*'`), as `publish()`'s target. */
+  channel: string;
+  data: string | Uint8Array;
+  /** @defaultValue 'text/plain; charset=utf-8' */
+  contentType?: string;
+  /** EventSource event name. */
+  event?: string;
+}
+
+export interface PublishManyOptions {
+  /** As `publish()`'s: the whole batch is published once per key. */
+  idempotencyKey?: string;
+}
+
+export interface PublishManyResult {
+  /** The message ids, in the order given. */
+  readonly ids: readonly string[];
+  /** Held responses (and streams) in this process written, all messages together. */
+  readonly delivered: number;
+  /** True when an earlier call with the same `idempotencyKey` published them, and this one nothing. */
+  readonly replayed: boolean;
+}
+
+/** An `idempotencyKey` that was used, within `idempotencyTtl`, for a publish with other arguments. */
+export class IdempotencyConflictError extends Error {
+  readonly code = 'idempotency_conflict';
+
+  constructor(key: string) {
+    super(`the idempotencyKey ${JSON.stringify(echo(key))} was used for a different publish within idempotencyTtl`);
+    this.name = 'IdempotencyConflictError';
+  }
+}
+
+function idempotencyKeyOf(options: unknown): string | undefined {
+  if (typeof options !== 'object' || options === null) return undefined;
+  const { idempotencyKey } = options as { idempotencyKey?: unknown };
+  if (idempotencyKey === undefined) return undefined;
+  if (typeof idempotencyKey !== 'string' || !isValidIdempotencyKey(idempotencyKey)) {
+    throw new TypeError(`idempotencyKey must be ${KEY_RULE}, got ${typeof idempotencyKey === 'string' ? JSON.stringify(echo(idempotencyKey)) : typeof idempotencyKey}`);
+  }
+  return idempotencyKey;
+}
+
+function batchOf(messages: unknown, maxMessage: number): BatchInput[] {
+  if (!Array.isArray(messages)) throw new TypeError('publishMany takes an array of messages { channel, data, contentType?, event? }');
+  if (messages.length === 0) throw new TypeError(`publishMany needs 1 to ${MAX_BATCH} messages, got none`);
+  if (messages.length > MAX_BATCH) throw new RangeError(`publishMany takes at most ${MAX_BATCH} messages, got ${messages.length}`);
+  return messages.map((message: unknown, index) => {
+    if (typeof message !== 'object' || message === null) throw new TypeError(`messages[${index}] must be an object { channel, data }`);
+    const { channel, data, contentType, event } = message as Record<string, unknown>;
+    try {
+      const checked = publishArguments(channel, data, { contentType, event }, maxMessage);
+      return { channel: checked.channel, ...checked.input };
+    } catch (error) {
+      if (error instanceof Error) error.message = `messages[${index}]: ${error.message}`;
+      throw error;
+    }
+  });
+}
+
+export interface EmbeddedPublish {
+  publish(target: string, data: string | Uint8Array, options?: PublishOptions): Promise<PublishResult>;
+  publishMany(messages: readonly BatchMessage[], options?: PublishManyOptions): Promise<PublishManyResult>;
+}
+
+export function createEmbeddedPublish(core: Core): EmbeddedPublish {
+  /** Runs a publish, once per key when one is given; resolves with its answer's body and whether it was replayed. */
+  async function once(key: string | undefined, request: PublishRequest, publish: () => Promise<IdempotentAnswer>): Promise<{ body: unknown; replayed: boolean }> {
+    if (key === undefined) return { body: JSON.parse((await publish()).body), replayed: false };
+    const result = await core.idempotency.run(key, fingerprint(request), publish);
+    if (result.kind === 'conflict') throw new IdempotencyConflictError(key);
+    return { body: JSON.parse(result.answer.body), replayed: result.replayed };
+  }
+
+  return {
+    async publish(target, data, options) {
+      const { channel, input } = publishArguments(target, data, options, core.options.maxMessage);
+      const key = idempotencyKeyOf(options);
+      const { body, replayed } = await once(key, { route: 'publish', messages: [{ channel, ...input }] }, async () => {
+        const published = await core.publish(channel, input);
+        return jsonAnswer(200, { id: published.message.id, delivered: published.delivered });
+      });
+      const { id, delivered } = body as { id: string; delivered: number };
+      return { id, delivered, replayed };
+    },
+    async publishMany(messages, options) {
+      const inputs = batchOf(messages, core.options.maxMessage);
+      if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('publishMany options must be an object { idempotencyKey? }');
+      const key = idempotencyKeyOf(options);
+      const { body, replayed } = await once(key, { route: 'publishMany', messages: inputs }, async () => {
+        const published = await core.publishMany(inputs);
+        return jsonAnswer(200, { ids: published.messages.map((message) => message.id), delivered: published.delivered });
+      });
+      const { ids, delivered } = body as { ids: string[]; delivered: number };
+      return { ids, delivered, replayed };
+    },
+  };
+}
