@@ -144,7 +144,7 @@ for i = 0, n - 1 do
 end
 redis.call('HSET', SK, 'seq', seq, 'ms', ms)
 redis.call('HINCRBY', SK, 'bytes', bytes)
-redis.call('PUBLISH', P .. 'events', cjson.encode({t = 'b', e = epoch, m = head}) .. '\n' .. table.concat(bodies))
+redis.call('PUBLISH', P .. 'events', cjson.encode({t = 'b', e = epoch, m = head}) .. '\\n' .. table.concat(bodies))
 return {1, epoch, ids}
 `;
 
@@ -153,10 +153,10 @@ const LUA_CLAIM = `${LUA_COMMON}
 local k = P .. 'i:' .. ARGV[2]
 local v = redis.call('GET', k)
 if not v then
-  redis.call('SET', k, 'p\n' .. ARGV[4], 'PX', ARGV[5])
+  redis.call('SET', k, 'p\\n' .. ARGV[4], 'PX', ARGV[5])
   return {'first'}
 end
-local kind, fp, rest = string.match(v, '^(%a)\n([^\n]*)\n(.*)$')
+local kind, fp, rest = string.match(v, '^(%a)\\n([^\\n]*)\\n(.*)$')
 if fp ~= ARGV[3] then return {'conflict'} end
 if kind == 'p' then return {'pending'} end
 return {'done', rest}
@@ -165,9 +165,9 @@ return {'done', rest}
 /** ARGV: prefix, key, ticket, ttl ms, '1' and the answer to remember, or '0' to forget the claim. */
 const LUA_SETTLE = `${LUA_COMMON}
 local k = P .. 'i:' .. ARGV[2]
-if redis.call('GET', k) ~= 'p\n' .. ARGV[3] then return 0 end
+if redis.call('GET', k) ~= 'p\\n' .. ARGV[3] then return 0 end
 if ARGV[5] == '1' then
-  redis.call('SET', k, 'd\n' .. string.match(ARGV[3], '^([^\n]*)') .. '\n' .. ARGV[6], 'PX', ARGV[4])
+  redis.call('SET', k, 'd\\n' .. string.match(ARGV[3], '^([^\\n]*)') .. '\\n' .. ARGV[6], 'PX', ARGV[4])
 else
   redis.call('DEL', k)
 end
