@@ -70,3 +70,11 @@ test('--version and -v print the version of package.json, whatever else is on th
   assert.match(version, /^\d+\.\d+\.\d+/);
   assert.equal(versionText(), `${version}\n`);
 });
+
+test('--idempotency-ttl and HOLDPUSH_IDEMPOTENCY_TTL: seconds, 300 by default', () => {
+  assert.equal(config([]).idempotencyTtl, 300);
+  assert.equal(config(['--idempotency-ttl', '0.5']).idempotencyTtl, 0.5);
+  assert.equal(config([], { HOLDPUSH_IDEMPOTENCY_TTL: '60' }).idempotencyTtl, 60);
+  for (const argv of [['--idempotency-ttl', '0'], ['--idempotency-ttl', 'soon'], ['--idempotency-ttl']]) assert.throws(() => parseCli(argv, {}), ConfigError, argv.join(' '));
+  assert.match(helpText(), /--idempotency-ttl .*\(default: 300\)/);
+});

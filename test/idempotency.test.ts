@@ -206,6 +206,9 @@ describe('Idempotency-Key in one process', () => {
     } finally {
       await holdpush.close();
     }
+    for (const idempotencyTtl of [0, -1, Number.NaN, '300']) {
+      assert.throws(() => createHoldpush({ idempotencyTtl: idempotencyTtl as number }), /^TypeError: idempotencyTtl must be a positive number/);
+    }
   });
 });
 
