@@ -4,6 +4,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createHoldpush, signJwt } from '../lib/index';
+import { isPrimaryMessage, isWorkerMessage } from '../lib/stores/cluster/protocol';
+import { decodeBatchEvent } from '../lib/stores/redis/batch';
 import { createRedisStore } from '../lib/stores/redis/store';
 import { type Answer, type Received, assertIncreasing, call, eventsOf, keepAlive, pollUntil, postBatch } from './support/batch-helpers';
 import { type ClusterRun, type Pinned, killGroup, pinWorkers, send, startCluster } from './support/cluster-run';
@@ -393,5 +395,40 @@ describe('POST /pub on Redis', { timeout: 60000 }, () => {
     assert.deepEqual(seen, ['a1', 'a2', 'a3'], 'only the batch that was answered 200 is there');
     assert.equal((await postBatch(server.url, second)).status, 200);
     assert.deepEqual(await readAll(), ['a1', 'a2', 'a3', 'b1', 'b2']);
+  });
+});
+
+describe('a batch between processes', () => {
+  test('the cluster protocol checks batch calls, ledger calls and batch fan-outs field by field', () => {
+    const entry = { channel: 'a', data: new Uint8Array([1]), contentType: 'text/plain', event: undefined };
+    assert.equal(isWorkerMessage({ hp: 'req', id: 1, op: 'appendMany', args: [[entry, { ...entry, event: 'e' }]] }), true);
+    for (const bad of [[[{ ...entry, channel: 7 }]], [[{ ...entry, data: 'x' }]], [entry], []]) {
+      assert.equal(isWorkerMessage({ hp: 'req', id: 1, op: 'appendMany', args: bad }), false, JSON.stringify(bad));
+    }
+    assert.equal(isWorkerMessage({ hp: 'req', id: 2, op: 'claim', args: ['k', 'fp', 1000] }), true);
+    assert.equal(isWorkerMessage({ hp: 'req', id: 2, op: 'claim', args: ['k', 'fp'] }), false);
+    const answer = { status: 200, headers: ['Content-Type', 'application/json'], body: '{}' };
+    assert.equal(isWorkerMessage({ hp: 'req', id: 3, op: 'settle', args: ['k', 't', answer, 1000] }), true);
+    assert.equal(isWorkerMessage({ hp: 'req', id: 3, op: 'settle', args: ['k', 't', null, 1000] }), true);
+    assert.equal(isWorkerMessage({ hp: 'req', id: 3, op: 'settle', args: ['k', 't', { ...answer, headers: [1] }, 1000] }), false);
+    const wire = { channel: 'a', token: 't-1', id: '1:t-1', time: 1, contentType: 'text/plain', event: undefined, data: new Uint8Array([1]) };
+    assert.equal(isPrimaryMessage({ hp: 'msgs', messages: [wire, wire] }), true);
+    assert.equal(isPrimaryMessage({ hp: 'msgs', messages: [{ ...wire, data: 'x' }] }), false);
+  });
+
+  test("a Redis batch event is read whole or not at all", () => {
+    const payload = (header: unknown, bodies: string) => Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), Buffer.from(bodies)]);
+    const good = decodeBatchEvent(payload({ t: 'b', e: 'ep', m: [['a', '5-1', 'text/plain', '', 2], ['b', '5-2', 'x/y', 'ev', 3]] }, 'hiyou'));
+    assert.deepEqual(
+      good?.messages.map(({ seq, message }) => [seq, message.channel, message.token, message.data.toString(), message.contentType, message.event]),
+      [
+        [1, 'a', 'ep-5-1', 'hi', 'text/plain', undefined],
+        [2, 'b', 'ep-5-2', 'you', 'x/y', 'ev'],
+      ],
+    );
+    assert.equal(decodeBatchEvent(payload({ t: 'b', e: 'ep', m: [['a', '5-1', 'text/plain', '', 9]] }, 'hi')), null, 'bodies shorter than the lengths');
+    assert.equal(decodeBatchEvent(payload({ t: 'b', e: 'ep', m: [['a', '5-1', 'text/plain', '', 1]] }, 'hi')), null, 'bytes left over');
+    assert.equal(decodeBatchEvent(payload({ t: 'm', c: 'a', i: '5-1', e: 'ep' }, 'hi')), null, 'a single message is not a batch');
+    assert.equal(decodeBatchEvent(Buffer.from('not json\n')), null);
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Agent } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { IdempotencyCache } from '../lib/idempotency/cache';
 import { IdempotencyConflictError, createHoldpush } from '../lib/index';
 import { createRedisStore } from '../lib/stores/redis/store';
 import { type Answer, call, postBatch } from './support/batch-helpers';
@@ -258,4 +259,51 @@ describe('Idempotency-Key on two servers sharing one Redis', { timeout: 60000 },
   test('409 from the other server', () => conflicts(side(0), side(1)));
   test('20 identical requests at once, 10 to each server, publish once', () => concurrent(side(0), side(1)));
   test('after the TTL the other server publishes again', () => expires(side(2), side(3)));
+});
+
+describe('the in-process ledger (memory store, cluster primary): its bounds', () => {
+  const answer = (body: string) => ({ status: 200, headers: ['Content-Type', 'text/plain'], body });
+
+  function settled(cache: IdempotencyCache, key: string, body = 'x'): void {
+    const claim = cache.claim(key, `fp-${key}`);
+    assert.equal(claim.kind, 'first');
+    cache.settle(key, (claim as { ticket: string }).ticket, answer(body), 60_000);
+  }
+
+  test('past maxKeys the oldest answers are forgotten first; a claim in flight is never dropped', () => {
+    const cache = new IdempotencyCache({ maxKeys: 3, maxBytes: 1 << 20, leaseMs: 60_000 });
+    const flying = cache.claim('flying', 'fp-flying');
+    assert.equal(flying.kind, 'first');
+    for (const key of ['a', 'b', 'c', 'd']) settled(cache, key);
+    assert.equal(cache.size, 3);
+    assert.equal(cache.claim('flying', 'fp-flying').kind, 'pending', 'the claim in flight stayed');
+    assert.equal(cache.claim('a', 'fp-a').kind, 'first', 'a, b and c were the oldest answers: forgotten');
+    assert.equal(cache.claim('d', 'fp-d').kind, 'replay');
+  });
+
+  test('past maxBytes the oldest answers are forgotten too', () => {
+    const cache = new IdempotencyCache({ maxKeys: 100, maxBytes: 300, leaseMs: 60_000 });
+    for (const key of ['k1', 'k2', 'k3']) settled(cache, key, 'y'.repeat(100));
+    assert.equal(cache.claim('k1', 'fp-k1').kind, 'first');
+    assert.equal(cache.claim('k3', 'fp-k3').kind, 'replay');
+  });
+
+  test('an answer lives for its TTL, a claim for its lease; a wrong ticket settles nothing; a gone owner lets go', () => {
+    const cache = new IdempotencyCache({ maxKeys: 10, maxBytes: 1 << 20, leaseMs: 0 });
+    const first = cache.claim('lapsed', 'fp');
+    assert.equal(cache.claim('lapsed', 'fp').kind, 'first', 'a claim past its lease is taken over');
+    cache.settle('lapsed', (first as { ticket: string }).ticket, answer('late'), 60_000);
+    assert.notEqual(cache.claim('lapsed', 'fp').kind, 'replay', 'the lapsed claim\'s ticket settled nothing');
+
+    const held = new IdempotencyCache({ maxKeys: 10, maxBytes: 1 << 20, leaseMs: 60_000 });
+    const claim = held.claim('k', 'fp');
+    held.settle('k', (claim as { ticket: string }).ticket, answer('a'), 0);
+    assert.equal(held.claim('k', 'fp').kind, 'first', 'an answer past its TTL is forgotten');
+    held.claim('mine', 'fp', 7);
+    held.claim('theirs', 'fp', 8);
+    held.abandon(7);
+    assert.equal(held.claim('mine', 'fp').kind, 'first');
+    assert.equal(held.claim('theirs', 'fp').kind, 'pending');
+    assert.equal(held.claim('theirs', 'other').kind, 'conflict');
+  });
 });
