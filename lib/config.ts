@@ -1,7 +1,8 @@
+import { httpUrlProblem } from './http-url';
 import { type HoldpushOptions, defaultOptions } from './options';
 
 /** What the command line may set: the embedding options plus where to listen and how many processes. */
-export interface CliConfig extends Omit<HoldpushOptions, 'prefix'> {
+export interface CliConfig extends Omit<HoldpushOptions, 'prefix' | 'authorize'> {
   port: number;
   host: string;
   workers: number;
@@ -13,7 +14,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'duration' | 'count' | 'port' | 'text' | 'list' | 'choice';
+type Kind = 'duration' | 'count' | 'port' | 'text' | 'list' | 'choice' | 'url';
 
 interface Flag {
   readonly key: keyof CliConfig;
@@ -40,11 +41,14 @@ const FLAGS: Record<string, Flag> = {
   'shutdown-timeout': { key: 'shutdownTimeout', kind: 'duration', help: 'seconds a shutdown may take' },
   workers: { key: 'workers', kind: 'count', help: 'processes sharing the port (0 = one per core)' },
   redis: { key: 'redis', kind: 'text', help: 'a redis:// URL: share channels with every server on it' },
+  'auth-url': { key: 'authUrl', kind: 'url', help: 'an http(s) URL of your app, asked before every subscription and publish' },
+  'auth-timeout': { key: 'authTimeout', kind: 'duration', help: 'seconds the app has to answer (then 503)' },
+  'auth-cache': { key: 'authCache', kind: 'duration', help: "seconds the app's answer is kept (0: ask every time)" },
   log: { key: 'log', kind: 'choice', choices: ['text', 'json', 'off'], help: 'request log format' },
 };
 
 export const cliDefaults: Readonly<CliConfig> = (() => {
-  const { prefix: _prefix, ...rest } = defaultOptions;
+  const { prefix: _prefix, authorize: _authorize, ...rest } = defaultOptions;
   return { ...rest, port: 8888, host: '0.0.0.0', workers: 1, redis: undefined };
 })();
 
@@ -56,6 +60,7 @@ function parseValue(flag: string, spec: Flag, raw: string): unknown {
   switch (spec.kind) {
     case 'duration': {
       const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+      if (value === 0 && flag === 'auth-cache') return value;
       if (!(value > 0)) throw new ConfigError(`--${flag} must be a positive number of seconds, got "${raw}"`);
       return value;
     }
@@ -81,6 +86,11 @@ function parseValue(flag: string, spec: Flag, raw: string): unknown {
     case 'text':
       if (raw === '') throw new ConfigError(`--${flag} needs a value`);
       return raw;
+    case 'url': {
+      const problem = httpUrlProblem(raw);
+      if (problem !== undefined) throw new ConfigError(`--${flag} ${problem}`);
+      return raw;
+    }
   }
 }
 

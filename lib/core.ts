@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Gate } from './auth/authorize';
 import type { EncodedMessage, SharedHeaders } from './broadcast';
 import { type ErrorCode, sendError } from './errors';
 import type { HoldpushOptions } from './options';
@@ -18,6 +19,8 @@ export interface Core {
   readonly store: MessageStore;
   readonly registry: Registry;
   readonly rights: Rights;
+  /** Who may subscribe and publish: holdpush's rights, and the app when it is asked. */
+  readonly gate: Gate;
   /** CORS header pairs of every answer. */
   readonly shared: SharedHeaders;
   /** The store tells this process of a message before any read can see it (the memory store). */

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'too_many_subscribers'
   | 'too_many_channels'
   | 'store_unavailable'
+  | 'auth_unavailable'
   | 'shutting_down'
   | 'internal';
 

@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { type Verdict, createGate } from './auth/authorize';
 import { EncodedMessage, JSON_TYPE, type SharedHeaders, broadcast } from './broadcast';
-import { type Core, type Published, accepts, failWith, pairs } from './core';
+import { type Core, type Published, accepts, failWith, gone, pairs } from './core';
 import { type ErrorCode, echo, sendError } from './errors';
 import { createLogger, type Write } from './log';
 import { createMemoryStore } from './memory-store';
@@ -10,7 +11,7 @@ import { type Stats, prometheus } from './ops';
 import { type HoldpushOptions, resolveOptions } from './options';
 import { handlePub, handleSend } from './publish';
 import { type Hold, type HoldMode, createRegistry } from './registry';
-import { createRights, refusalHeaders } from './rights';
+import { createRights } from './rights';
 import { type Query, type RouteContext, createRouter } from './router';
 import type { ClusterStore } from './cluster-store';
 import { createStaticFiles } from './static';
@@ -76,6 +77,14 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   const options = resolveOptions(rest);
   const logger = createLogger(options.log, logWrite);
   const rights = createRights(options);
+  const gate = createGate({
+    options,
+    rights,
+    // The client address told to the app; with --trust-proxy, the forwarded one.
+    clientAddress: (req) => req.socket.remoteAddress,
+    closing: () => closing,
+    log: (error) => logger.error('authorize', error),
+  });
   const files = createStaticFiles(publicDir ?? join(__dirname, '..', 'public'));
   const shared: SharedHeaders = [
     'Access-Control-Allow-Origin', options.corsOrigin,
@@ -166,6 +175,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     store,
     registry,
     rights,
+    gate,
     shared,
     wakesInStep,
     closing: () => closing,
@@ -205,11 +215,22 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     error(res, 503, 'too_many_channels', `this server holds its limit of ${options.maxChannels} channels (--max-channels)`, { 'Retry-After': 2 });
   }
 
-  function refuseSubscriber(req: IncomingMessage, res: ServerResponse, names: readonly string[], query: Query): boolean {
-    const refusal = rights.subscribe(req, names, query.get('token'));
-    if (refusal === null) return false;
-    error(res, refusal.status, refusal.code, refusal.message, refusalHeaders(refusal));
-    return true;
+  /** Starts a subscription to `names` once the gate allows it; a refused one is answered and never held. */
+  function admitSubscriber(req: IncomingMessage, res: ServerResponse, names: readonly string[], query: Query, start: () => void): void {
+    const verdict = gate.subscribe(req, names, query.get('token'));
+    if (!(verdict instanceof Promise)) {
+      admitted(res, verdict, start);
+      return;
+    }
+    verdict.then((later) => {
+      // The client may have left while the app was asked: nothing to hold then.
+      if (!gone(res)) admitted(res, later, start);
+    }).catch((failure: unknown) => core.fail(res, failure));
+  }
+
+  function admitted(res: ServerResponse, verdict: Verdict, start: () => void): void {
+    if (verdict === null) start();
+    else error(res, verdict.status, verdict.code, verdict.message, verdict.headers);
   }
 
   function serveFile(name: string) {
@@ -227,14 +248,13 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
         error(res, 400, 'bad_uid', `not a uid: ${echo(uid)} (1-128 of A-Z a-z 0-9 _ - . @ ~)`);
         return;
       }
-      if (refuseSubscriber(req, res, [`uid:${uid}`], query)) return;
       let reloadUrl: string | undefined;
       if (accepts(req, 'text/html')) {
         const again = new URLSearchParams(query.toString());
         again.delete('last_event_id');
         reloadUrl = `${options.prefix}/?${again.toString()}`;
       }
-      startSubscription(req, res, [uidChannel(uid), EVERY_UID], 'seed', query, true, reloadUrl);
+      admitSubscriber(req, res, [`uid:${uid}`], query, () => startSubscription(req, res, [uidChannel(uid), EVERY_UID], 'seed', query, true, reloadUrl));
     })
     .on('GET', '/send', serveFile('/send.html'))
     .on('POST', '/send', (req, res, { query }) => {
@@ -249,9 +269,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
         error(res, 400, 'bad_channel', `not a channel list: ${echo(param)} (up to 16 names of A-Z a-z 0-9 _ - . @ ~, comma-separated)`);
         return;
       }
-      if (refuseSubscriber(req, res, channels, query)) return;
       const mode = accepts(req, 'text/event-stream') ? 'stream' : accepts(req, 'application/json') ? 'batch' : 'poll';
-      startSubscription(req, res, channels, mode, query, options.firstMessage === 'newest');
+      admitSubscriber(req, res, channels, query, () => startSubscription(req, res, channels, mode, query, options.firstMessage === 'newest'));
     })
     .on('GET', '/healthz', (_req, res) => {
       res.writeHead(200, ['Content-Type', 'text/plain; charset=utf-8', 'Cache-Control', 'no-store', ...shared]);
@@ -280,6 +299,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       messages: { published: totals?.published ?? published, delivered: totals?.delivered ?? delivered, expired: storeStats.expired, evicted: storeStats.evicted },
       bufferBytes: storeStats.bufferBytes,
       store: store.kind,
+      auth: gate.counts(),
     };
   }
 
@@ -387,6 +407,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       closed ??= (async () => {
         closing = true;
         clearInterval(keepaliveTimer);
+        gate.close();
         for (const hold of registry.drain()) answerShutdown(core, hold);
         unwatch();
         await store.close();

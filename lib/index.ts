@@ -12,3 +12,5 @@ export type { ChannelInfo, MessageInput, MessageStore, ReadResult, StoreEvents, 
 export { signJwt, verifyJwt } from './jwt';
 export { createRedisStore } from './redis-store';
 export type { RedisClientLike, RedisStore, RedisStoreOptions } from './redis-store';
+export type { AuthCounts } from './auth/authorize';
+export type { AuthFacts, AuthOp, Authorize, AuthorizeRefusal, AuthorizeRequest, AuthorizeResult } from './auth/types';

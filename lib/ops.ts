@@ -1,3 +1,4 @@
+import type { AuthCounts } from './auth/authorize';
 import type { StoreKind } from './store';
 
 /** The figures of `/stats` (docs/protocol.md, "Operations"). */
@@ -8,6 +9,8 @@ export interface Stats {
   messages: { published: number; delivered: number; expired: number; evicted: number };
   bufferBytes: number;
   store: StoreKind;
+  /** This process's questions to the app (`--auth-url`, `authorize`) and the answers it did not have to ask for. */
+  auth: AuthCounts;
 }
 
 function metric(lines: string[], name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]): void {
@@ -29,5 +32,11 @@ export function prometheus(stats: Stats): string {
   metric(lines, 'holdpush_messages_expired_total', 'counter', 'Messages dropped at the end of their TTL.', [['', stats.messages.expired]]);
   metric(lines, 'holdpush_messages_evicted_total', 'counter', 'Messages dropped because a channel buffer was full.', [['', stats.messages.evicted]]);
   metric(lines, 'holdpush_buffer_bytes', 'gauge', 'Bytes of message bodies held in buffers.', [['', stats.bufferBytes]]);
+  metric(lines, 'holdpush_auth_requests_total', 'counter', 'Questions this process asked the app that authorizes requests, by answer.', [
+    ['{result="allow"}', stats.auth.allow],
+    ['{result="deny"}', stats.auth.deny],
+    ['{result="error"}', stats.auth.error],
+  ]);
+  metric(lines, 'holdpush_auth_cache_hits_total', 'counter', "Decisions of the app's given again without asking it (cached, or shared with a question on its way).", [['', stats.auth.cacheHits]]);
   return `${lines.join('\n')}\n`;
 }

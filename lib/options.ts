@@ -1,4 +1,6 @@
 /** Options of `createHoldpush`, their defaults and their validation. */
+import { checkAuthSettings } from './auth/settings';
+import type { Authorize } from './auth/types';
 
 export type LogFormat = 'text' | 'json' | 'off';
 export type FirstMessage = 'oldest' | 'newest';
@@ -34,6 +36,28 @@ export interface HoldpushOptions {
   log: LogFormat;
   /** Mount path, e.g. '/push'; '' serves at the root. @defaultValue '' */
   prefix: string;
+
+  // Letting the app decide who may subscribe and publish (docs/authorization.md).
+  /**
+   * An http(s) URL of the app, asked with `GET` before every subscription and every publish
+   * (a valid `publishToken` settles a publish without asking); `2xx` allows, `401`/`403`
+   * refuse. With it, `publishAllow` no longer lets an address publish on its own.
+   * @defaultValue undefined
+   */
+  authUrl: string | undefined;
+  /** Seconds the app (or `authorize`) has to answer; then the client gets `503`. @defaultValue 5 */
+  authTimeout: number;
+  /**
+   * Seconds an answer of `authUrl` is kept per (op, method, channels, Cookie, Authorization),
+   * unless its `Cache-Control` says `max-age` or `no-store`; 0 asks every time. @defaultValue 10
+   */
+  authCache: number;
+  /**
+   * The in-process twin of `authUrl` (give one of them): decides each subscription and publish
+   * from the request (and what your middleware put on it). Asked every time, never cached.
+   * @defaultValue undefined
+   */
+  authorize: Authorize | undefined;
 }
 
 export const defaultOptions: Readonly<HoldpushOptions> = {
@@ -52,6 +76,10 @@ export const defaultOptions: Readonly<HoldpushOptions> = {
   shutdownTimeout: 5,
   log: 'text',
   prefix: '',
+  authUrl: undefined,
+  authTimeout: 5,
+  authCache: 10,
+  authorize: undefined,
 };
 
 function positive(name: string, value: unknown, integer: boolean): number {
@@ -84,6 +112,7 @@ export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOp
   optionalText('subscribeSecret', o.subscribeSecret);
   if (typeof o.corsOrigin !== 'string' || o.corsOrigin === '' || /[\r\n]/.test(o.corsOrigin)) throw new TypeError('corsOrigin must be a non-empty header value');
   if (!Array.isArray(o.publishAllow) || o.publishAllow.some((entry) => typeof entry !== 'string')) throw new TypeError('publishAllow must be an array of addresses or CIDRs');
+  checkAuthSettings(o);
   if (typeof o.prefix !== 'string' || (o.prefix !== '' && (!o.prefix.startsWith('/') || o.prefix.endsWith('/')))) {
     throw new TypeError("prefix must be '' or start with '/' and not end with '/' (e.g. '/push')");
   }

@@ -5,7 +5,6 @@ import { type Core, accepts, pairs } from './core';
 import { type ErrorCode, echo } from './errors';
 import { parseSendForm } from './form';
 import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
-import { refusalHeaders } from './rights';
 import type { Query } from './router';
 import type { ChannelInfo } from './store';
 import { Prebuilt } from './wire';
@@ -45,9 +44,9 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
     core.error(res, 400, 'bad_channel', `not a channel name: ${echo(channel)} (1-128 of A-Z a-z 0-9 _ - . @ ~)`);
     return;
   }
-  const refusal = core.rights.publish(req, channel);
+  const refusal = await core.gate.publish(req, channel, [channel]);
   if (refusal !== null) {
-    core.error(res, refusal.status, refusal.code, refusal.message, refusalHeaders(refusal));
+    core.error(res, refusal.status, refusal.code, refusal.message, refusal.headers);
     return;
   }
   const { store } = core;
@@ -108,9 +107,9 @@ export async function handleSend(core: Core, req: IncomingMessage, res: ServerRe
   }
   const { message, token } = parsed.form;
   uid = parsed.form.uid || uid;
-  const refusal = core.rights.publish(req, null, token);
+  const refusal = await core.gate.publish(req, null, [uid === '' ? EVERY_UID : uidChannel(uid)], token);
   if (refusal !== null) {
-    refuse(refusal.status, refusal.code, refusal.message, refusalHeaders(refusal));
+    refuse(refusal.status, refusal.code, refusal.message, { ...refusal.headers });
     return;
   }
   if (message === undefined || message === '') {

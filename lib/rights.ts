@@ -16,12 +16,12 @@ export function refusalHeaders(refusal: Refusal): Record<string, string> {
   return refusal.status === 401 ? CHALLENGE : {};
 }
 
-function digest(text: string): Buffer {
+export function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
 /** Compares secrets in constant time whatever their lengths. */
-function sameSecret(given: string, expected: Buffer): boolean {
+export function sameSecret(given: string, expected: Buffer): boolean {
   return timingSafeEqual(digest(given), expected);
 }
 
@@ -30,7 +30,7 @@ function sameSecret(given: string, expected: Buffer): boolean {
  * when there is none or it uses another scheme (a browser sends `Basic` by itself on a site
  * behind HTTP auth: the query or form token must still count then).
  */
-function bearerToken(req: IncomingMessage): string | undefined {
+export function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   if (header === undefined || !/^Bearer(?:[ \t]|$)/i.test(header)) return undefined;
   const match = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(header);
