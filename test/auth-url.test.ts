@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { Agent, createServer } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { type AddressInfo, type Socket, connect, createServer as createNetServer } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { createHoldpush, createHoldpushServer, signJwt } from '../lib/index';
 import { type AuthApp, CHALLENGE, byCookie, eventStream, getWith, startAuthApp } from './support/auth-app';
@@ -379,6 +379,44 @@ describe('--auth-url: when the app cannot decide', () => {
     await s.holdpush.publish('news', 'm');
     assert.equal((await request(`${s.url}/sub/news`, { headers: ALICE })).status, 200);
     assert.equal(s.holdpush.stats().auth.error, 18);
+  });
+
+  test('a kept connection that the app closes just as it is reused: asked again on a new one, not a 503', T, async (t) => {
+    // An app that answers the first question of each connection and drops the connection at the second.
+    const questions: number[] = [];
+    const sockets = new Set<Socket>();
+    const app = createNetServer((socket) => {
+      sockets.add(socket);
+      let seen = 0;
+      let buffered = '';
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('latin1');
+        while (buffered.includes('\r\n\r\n')) {
+          buffered = buffered.slice(buffered.indexOf('\r\n\r\n') + 4);
+          seen += 1;
+          if (seen > 1) {
+            socket.destroy();
+            return;
+          }
+          questions.push(seen);
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=60\r\n\r\nok');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => app.close(() => resolve()));
+    });
+    const s = await serve(t, { authUrl: `http://127.0.0.1:${(app.address() as AddressInfo).port}/auth`, authCache: 0 });
+    await s.holdpush.publish('news', 'm');
+    for (let i = 0; i < 3; i++) {
+      const reply = await request(`${s.url}/sub/news`, { headers: ALICE });
+      assert.equal(reply.status, 200, `question ${i}: ${reply.text}`);
+    }
+    assert.equal(questions.length, 3);
+    assert.equal(s.holdpush.stats().auth.error, 0);
   });
 
   test('a shutdown while the app is being asked answers 503 shutting_down at once, and nothing is held', T, async (t) => {
