@@ -2,12 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import type { ErrorCode } from '../errors';
 import { type Refusal, type Rights, bearerToken, digest, refusalHeaders, sameSecret } from '../rights';
 import type { AppAnswer } from './answer';
-import { createAppAsker } from './ask-app';
+import { type AppAsker, createAppAsker } from './ask-app';
 import { askHook } from './ask-hook';
 import { createDecisionCache } from './decision-cache';
 import { readFacts } from './facts';
 import type { AuthSettings } from './settings';
-import type { AuthOp } from './types';
+import type { AuthFacts, AuthOp, Authorize } from './types';
 
 /** Decisions of the app kept at most (per process); past it the oldest go first. */
 export const MAX_CACHED_DECISIONS = 10_000;
@@ -63,6 +63,9 @@ export interface GateSettings {
   readonly log: (error: unknown) => void;
 }
 
+/** One way of asking the app: over HTTP (cached), or its in-process hook. */
+type Ask = (req: IncomingMessage, facts: AuthFacts) => Verdict | Promise<Verdict>;
+
 const NO_HEADERS: Readonly<Record<string, string | number>> = Object.freeze({});
 const SHUTTING_DOWN: Denial = { status: 503, code: 'shutting_down', message: 'the server is shutting down; retry shortly', headers: { 'Retry-After': 1 } };
 
@@ -97,7 +100,6 @@ export function createGate(settings: GateSettings): Gate {
   const { options, rights, clientAddress, closing, log } = settings;
   const timeoutMs = Math.min(options.authTimeout * 1000, MAX_TIMER_MS);
   const asker = options.authUrl === undefined ? undefined : createAppAsker(new URL(options.authUrl), timeoutMs);
-  const hook = options.authorize;
   const cache = createDecisionCache<Verdict>({ maxEntries: MAX_CACHED_DECISIONS, maxKeyChars: MAX_CACHED_KEY_CHARS });
   const publishDigest = options.publishToken === undefined ? undefined : digest(options.publishToken);
   const tally = { allow: 0, deny: 0, error: 0 };
@@ -112,33 +114,41 @@ export function createGate(settings: GateSettings): Gate {
     return closing() ? SHUTTING_DOWN : verdict;
   }
 
-  function askApp(req: IncomingMessage, op: AuthOp, names: readonly string[]): Verdict | Promise<Verdict> {
-    const read = readFacts(req, op, names, clientAddress(req));
-    if (!read.ok) return { status: read.status, code: read.code, message: read.message, headers: NO_HEADERS };
-    const { facts } = read;
-    if (hook !== undefined) return askHook(hook, { ...facts, req }, timeoutMs, log).then((answer) => afterWait(verdictOf(count(answer), op)));
-    const app = asker as NonNullable<typeof asker>;
-    // Built once per request; a re-poll within the cache time costs this and one Map lookup.
-    const key = `${op}\n${facts.method}\n${names.join(',')}\n${facts.cookie ?? ''}\n${facts.authorization ?? ''}`;
-    const decided = cache.decide(key, () =>
-      app.ask(facts).then((answer) => ({
-        value: verdictOf(count(answer), op),
-        seconds: answer.kind === 'failure' || options.authCache === 0 ? 0 : (answer.seconds ?? options.authCache),
-      })),
-    );
-    return decided instanceof Promise ? decided.then(afterWait) : decided;
+  function throughHook(authorize: Authorize): Ask {
+    return (req, facts) => askHook(authorize, { ...facts, req }, timeoutMs, log).then((answer) => afterWait(verdictOf(count(answer), facts.op)));
   }
 
-  const asksApp = asker !== undefined || hook !== undefined;
+  function throughUrl(app: AppAsker): Ask {
+    return (_req, facts) => {
+      // Built once per request; a re-poll within the cache time costs this and one Map lookup.
+      const key = `${facts.op}\n${facts.method}\n${facts.channels.join(',')}\n${facts.cookie ?? ''}\n${facts.authorization ?? ''}`;
+      const decided = cache.decide(key, () =>
+        app.ask(facts).then((answer) => ({
+          value: verdictOf(count(answer), facts.op),
+          seconds: answer.kind === 'failure' || options.authCache === 0 ? 0 : (answer.seconds ?? options.authCache),
+        })),
+      );
+      return decided instanceof Promise ? decided.then(afterWait) : decided;
+    };
+  }
+
+  const ask = options.authorize !== undefined ? throughHook(options.authorize) : asker !== undefined ? throughUrl(asker) : undefined;
+
+  /** The app's say, once what it would be told has passed the checks at the edge. */
+  function askApp(how: Ask, req: IncomingMessage, op: AuthOp, names: readonly string[]): Verdict | Promise<Verdict> {
+    const read = readFacts(req, op, names, clientAddress(req));
+    if (!read.ok) return { status: read.status, code: read.code, message: read.message, headers: NO_HEADERS };
+    return how(req, read.facts);
+  }
 
   return {
     subscribe(req, names, queryToken) {
       const refusal = rights.subscribe(req, names, queryToken);
       if (refusal !== null) return denialOf(refusal);
-      return asksApp ? askApp(req, 'subscribe', names) : null;
+      return ask === undefined ? null : askApp(ask, req, 'subscribe', names);
     },
     publish(req, channel, names, formToken) {
-      if (!asksApp) {
+      if (ask === undefined) {
         const refusal = rights.publish(req, channel, formToken);
         return refusal === null ? null : denialOf(refusal);
       }
@@ -147,7 +157,7 @@ export function createGate(settings: GateSettings): Gate {
         const token = bearerToken(req) ?? formToken;
         if (token !== undefined && token !== '' && sameSecret(token, publishDigest)) return null;
       }
-      return askApp(req, 'publish', names);
+      return askApp(ask, req, 'publish', names);
     },
     counts: () => ({ ...tally, cacheHits: cache.hits }),
     close() {
