@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Hold } from './registry';
 import type { StoredMessage } from './store';
-import { Prebuilt } from './wire';
+import { Prebuilt } from './http/wire';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

@@ -1,10 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { EncodedMessage, JSON_TYPE, type SharedHeaders, broadcast } from './broadcast';
-import { createClientOf } from './client-address';
+import { createClientOf } from './http/client-address';
 import { type Core, type Published, accepts, failWith, pairs } from './core';
 import { type ErrorCode, echo, sendError } from './errors';
-import { createLogger, type Write } from './log';
+import { createLogger, type Write } from './http/log';
 import { createMemoryStore } from './memory-store';
 import { EVERY_UID, isValidName, parseChannelList, uidChannel } from './names';
 import { type Stats, prometheus } from './ops';
@@ -13,12 +13,12 @@ import { handlePub, handleSend } from './publish';
 import { publishArguments } from './publish-arguments';
 import { type Hold, type HoldMode, createRegistry } from './registry';
 import { createRights, refusalHeaders } from './rights';
-import { type Query, type RouteContext, createRouter } from './router';
+import { type Query, type RouteContext, createRouter } from './http/router';
 import type { ClusterStore } from './cluster-store';
-import { createStaticFiles } from './static';
+import { createStaticFiles } from './http/static';
 import type { MessageStore, StoredMessage } from './store';
 import { type Subscription, answerGone, answerShutdown, answerTimeout, readPosition, subscribe, subscribeNow } from './subscribe';
-import { fastPathMisfit } from './wire';
+import { fastPathMisfit } from './http/wire';
 
 /** What a store factory is told: the limits, and whether this process holds a channel now. */
 export interface StoreContext {

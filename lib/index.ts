@@ -1,7 +1,7 @@
 export { createHoldpush } from './holdpush';
 export type { CreateHoldpushOptions, Holdpush, PublishOptions, PublishResult, StoreContext, StoreFactory } from './holdpush';
-export { createHoldpushServer } from './http-server';
-export type { HoldpushServer } from './http-server';
+export { createHoldpushServer } from './http/http-server';
+export type { HoldpushServer } from './http/http-server';
 export { createMemoryStore } from './memory-store';
 export type { MemoryStoreOptions } from './memory-store';
 export type { HoldpushOptions, FirstMessage, LogFormat } from './options';

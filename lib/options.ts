@@ -1,5 +1,5 @@
 /** Options of `createHoldpush`, their defaults and their validation. */
-import { parseAddressRule } from './address';
+import { parseAddressRule } from './http/address';
 
 import { echo } from './errors';
 

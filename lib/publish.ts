@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type BodyResult, readBody } from './body';
+import { type BodyResult, readBody } from './http/body';
 import { JSON_TYPE } from './broadcast';
 import { type Core, accepts, pairs } from './core';
 import { type ErrorCode, echo } from './errors';
-import { type FormResult, formFromFields, parseSendForm } from './form';
+import { type FormResult, formFromFields, parseSendForm } from './http/form';
 import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
 import { refusalHeaders } from './rights';
-import type { Query } from './router';
+import type { Query } from './http/router';
 import type { ChannelInfo } from './store';
-import { Prebuilt } from './wire';
+import { Prebuilt } from './http/wire';
 
 /** Room for multipart framing and the other fields around a message of the largest size. */
 const FORM_OVERHEAD = 16 * 1024;

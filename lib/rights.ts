@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { createAddressSet } from './address';
-import type { ClientOf } from './client-address';
+import { createAddressSet } from './http/address';
+import type { ClientOf } from './http/client-address';
 import type { ErrorCode } from './errors';
 import { verifyJwt } from './jwt';
 

@@ -4,7 +4,7 @@ import { type Core, gone } from './core';
 import { errorBody } from './errors';
 import { parsePosition } from './names';
 import type { Hold, HoldMode } from './registry';
-import type { Query } from './router';
+import type { Query } from './http/router';
 import type { ImmediateReads, ReadResult } from './store';
 
 /** Messages one batch answer carries at most. */

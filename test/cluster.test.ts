@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { EventEmitter } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { type PrimaryLink, type WorkerLink, createClusterPrimary, createClusterStore } from '../lib/cluster-store';
-import { workerCount } from '../lib/cluster';
+import { workerCount } from '../lib/cli/cluster';
 import { StoreUnavailableError } from '../lib/store';
 import { createServer } from 'node:net';
 import { type ClusterRun, type Pinned, killGroup, pinWorkers, send, spawnCluster, startCluster } from './support/cluster-run';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type RedisClientLike, type RedisStore, type RedisStoreOptions, createRedisStore, loadRedis } from '../lib/redis-store';
-import { createHoldpushServer } from '../lib/http-server';
+import { createHoldpushServer } from '../lib/http/http-server';
 import { type StoredMessage, StoreUnavailableError } from '../lib/store';
 import { openStream, request } from './support/http';
 import { type RedisServer, startRedis } from './support/redis-server';

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import type { Outgoing } from '../lib/http-internals';
-import { Prebuilt, fastPathMisfit, keepAliveHead } from '../lib/wire';
+import type { Outgoing } from '../lib/http/http-internals';
+import { Prebuilt, fastPathMisfit, keepAliveHead } from '../lib/http/wire';
 import { until } from './support/http';
 import { RawConnection, undated } from './support/raw-http';
 

@@ -1,7 +1,7 @@
 import { type IncomingMessage, type Server, type ServerOptions, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { sendError } from './errors';
-import { type CreateHoldpushOptions, type Holdpush, createHoldpush } from './holdpush';
+import { sendError } from '../errors';
+import { type CreateHoldpushOptions, type Holdpush, createHoldpush } from '../holdpush';
 
 /** Most bytes of request headers; more gets 431. */
 const MAX_HEADER_BYTES = 16 * 1024;

@@ -55,7 +55,7 @@ export function fastPathMisfit(): string | undefined {
  * Responses that node:http must shape itself (HEAD, a closing connection, the last request a
  * server's maxRequestsPerSocket allows, headers set by an embedding app) take `writeHead`;
  * so does every answer with the `fastWire` option off, or on a Node whose node:http is not as
- * this expects (lib/http-internals.ts).
+ * this expects (lib/http/http-internals.ts).
  */
 export class Prebuilt {
   /** The serialised head, and a small body after it (latin1: byte for byte). */

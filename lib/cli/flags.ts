@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAddressRule } from './address';
-import { type HoldpushOptions, defaultOptions } from './options';
+import { parseAddressRule } from '../http/address';
+import { type HoldpushOptions, defaultOptions } from '../options';
 
 /** What the command line may set: the embedding options plus where to listen and how many processes. */
 export interface CliConfig extends Omit<HoldpushOptions, 'prefix'> {
@@ -145,8 +145,8 @@ export function helpText(): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The installed package's version: package.json sits one folder above lib/ and dist/ alike. */
+/** The installed package's version: package.json sits two folders above lib/cli/ and dist/cli/ alike. */
 export function versionText(): string {
-  const { version } = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
   return `${version}\n`;
 }

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism, cpus } from 'node:os';
-import { type ClusterPrimary, type ClusterPrimaryOptions, createClusterPrimary } from './cluster-store';
+import { type ClusterPrimary, type ClusterPrimaryOptions, createClusterPrimary } from '../cluster-store';
 
 /** `--workers 0` means one per core. */
 export function workerCount(requested: number): number {
