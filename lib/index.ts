@@ -1,5 +1,5 @@
 export { createHoldpush } from './holdpush';
-export type { CreateHoldpushOptions, Holdpush, PublishOptions, PublishResult, StoreContext, StoreFactory } from './holdpush';
+export type { CreateHoldpushOptions, Holdpush, PublishOptions, PublishResult, StoreContext, StoreFactory } from './api';
 export { createHoldpushServer } from './http/http-server';
 export type { HoldpushServer } from './http/http-server';
 export { createMemoryStore } from './memory-store';

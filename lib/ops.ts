@@ -1,4 +1,8 @@
-import type { StoreKind } from './store';
+// The ops face (docs/protocol.md, "Operations"): `/healthz`, `/stats` and `/metrics`.
+import { type HeaderPairs, JSON_TYPE, answer } from './http/answer';
+import type { Router } from './http/router';
+import type { Registry } from './registry';
+import type { MessageStore, StoreKind } from './store';
 
 /** The figures of `/stats` (docs/protocol.md, "Operations"). */
 export interface Stats {
@@ -30,4 +34,38 @@ export function prometheus(stats: Stats): string {
   metric(lines, 'holdpush_messages_evicted_total', 'counter', 'Messages dropped because a channel buffer was full.', [['', stats.messages.evicted]]);
   metric(lines, 'holdpush_buffer_bytes', 'gauge', 'Bytes of message bodies held in buffers.', [['', stats.bufferBytes]]);
   return `${lines.join('\n')}\n`;
+}
+
+/** One process's figures, or (in a cluster) the sums of every worker's. */
+export interface Figures {
+  held: Stats['held'];
+  published: number;
+  delivered: number;
+}
+
+/** This process's own figures. */
+export function localFigures(registry: Registry, published: number, delivered: number): Figures {
+  return { held: { longpoll: registry.longpolls, stream: registry.streams, total: registry.size }, published, delivered };
+}
+
+/** `/stats`: the store's figures with this process's, or the whole cluster's when `totals` has them. */
+export function readStats(started: number, store: MessageStore, local: Figures, totals: Figures | undefined): Stats {
+  const storeStats = store.stats();
+  return {
+    uptime: Math.floor((Date.now() - started) / 1000),
+    held: totals?.held ?? local.held,
+    channels: storeStats.channels,
+    messages: { published: totals?.published ?? local.published, delivered: totals?.delivered ?? local.delivered, expired: storeStats.expired, evicted: storeStats.evicted },
+    bufferBytes: storeStats.bufferBytes,
+    store: store.kind,
+  };
+}
+
+/** Adds the three routes; `stats` reads the figures at each request. */
+export function opsRoutes(router: Router, shared: HeaderPairs, stats: () => Stats): void {
+  const answered = (type: string, body: () => string) => (_req: unknown, res: Parameters<typeof answer>[0]) => answer(res, 200, ['Content-Type', type, 'Cache-Control', 'no-store', ...shared], body());
+  router
+    .on('GET', '/healthz', answered('text/plain; charset=utf-8', () => 'ok'))
+    .on('GET', '/stats', answered(JSON_TYPE, () => JSON.stringify(stats())))
+    .on('GET', '/metrics', answered('text/plain; version=0.0.4; charset=utf-8', () => prometheus(stats())));
 }

@@ -1,3 +1,4 @@
+// The registry: the one owner of held responses, their deadlines and their race state.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -7,14 +8,15 @@ import type { Socket } from 'node:net';
  */
 export type HoldMode = 'seed' | 'poll' | 'batch' | 'stream';
 
+/** A held subscriber. Only the registry changes one: everyone else reads it. */
 export interface Hold {
   readonly res: ServerResponse;
   readonly mode: HoldMode;
   readonly channels: readonly string[];
   /** Where the client stands: a message at or before this token is not for it. */
-  position: string;
+  readonly position: string;
   /** The client's position was past a gap; the first message it gets says so. */
-  gap: boolean;
+  readonly gap: boolean;
   /** Unix ms when a long-poll is answered empty; 0 for streams. */
   readonly deadline: number;
   /** The `If-Modified-Since` the client sent, echoed on a `408`. */
@@ -22,6 +24,14 @@ export interface Hold {
   /** Seed face, browser tab: the page to reload at the timeout (its position is added then). */
   readonly reloadUrl: string | undefined;
   /** Held while its last read may have missed a wake-up: wake-ups only mark it `raced`. */
+  readonly pending: boolean;
+  readonly raced: boolean;
+}
+
+/** What the registry changes in a hold. TypeScript lets a `Hold` be passed as one: only this file does. */
+interface HoldState {
+  position: string;
+  gap: boolean;
   pending: boolean;
   raced: boolean;
 }
@@ -40,16 +50,23 @@ export interface Registry {
   readonly longpolls: number;
   readonly streams: number;
   /** Takes ownership of a response until it is released; releases itself if the client goes. */
-  add(hold: Hold): void;
+  add(hold: Omit<Hold, 'raced'>): Hold;
   /** Removes a hold; false when it was already gone (so each hold is answered once). */
   release(hold: Hold): boolean;
   /** Whether the hold is still held (not answered, timed out or gone). */
   has(hold: Hold): boolean;
   /**
-   * The holds of a channel at this moment (those `wants` accepts, when given); long-polls
-   * among them are released.
+   * The holds of a channel at this moment; long-polls among them are released. With `follows`
+   * (a store that wakes this process over the network), only holds whose position the message
+   * follows, and not pending ones: those are marked `raced` and read again (see `confirmed`).
    */
-  take(channel: string, wants?: (hold: Hold) => boolean): Hold[];
+  take(channel: string, follows?: (position: string) => boolean): Hold[];
+  /** A message was written to the hold: it stands at `position` now, past any gap. */
+  advance(hold: Hold, position: string): void;
+  /** A pending hold reads again: wake-ups from now on count as races. */
+  confirming(hold: Hold): void;
+  /** A pending hold's read stopped at `head`; it is pending no longer once a whole read saw no race. */
+  confirmed(hold: Hold, head: string, more: boolean): void;
   /** Holders of one channel now. */
   holders(channel: string): number;
   /** Every open stream (keepalives walk them). */
@@ -64,6 +81,8 @@ export interface Registry {
  * truth.
  */
 export function createRegistry(options: RegistryOptions): Registry {
+  /** The hold's changeable fields (readonly to everyone else). */
+  const state = (hold: Hold): HoldState => hold;
   const { onExpire, onChannelEmpty, resolution } = options;
   const byChannel = new Map<string, Set<Hold>>();
   const streams = new Set<Hold>();
@@ -107,7 +126,8 @@ export function createRegistry(options: RegistryOptions): Registry {
     }
   }
 
-  function add(hold: Hold): void {
+  function add(spec: Omit<Hold, 'raced'>): Hold {
+    const hold: Hold = { ...spec, raced: false };
     const socket = hold.res.req.socket;
     const held = sockets.get(socket);
     if (held !== undefined) held.push(hold);
@@ -126,7 +146,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     size += 1;
     if (hold.mode === 'stream') {
       streams.add(hold);
-      return;
+      return hold;
     }
     const bucket = bucketOf(hold);
     let due = deadlines.get(bucket);
@@ -140,6 +160,15 @@ export function createRegistry(options: RegistryOptions): Registry {
       timer = setInterval(tick, resolution);
       timer.unref();
     }
+    return hold;
+  }
+
+  /** Whether a hold is woken by a message that `follows` its position, or (pending) only marked raced. */
+  function wakes(hold: Hold, follows: (position: string) => boolean): boolean {
+    if (!follows(hold.position)) return false;
+    if (!hold.pending) return true;
+    state(hold).raced = true;
+    return false;
   }
 
   function release(hold: Hold): boolean {
@@ -188,12 +217,25 @@ export function createRegistry(options: RegistryOptions): Registry {
     add,
     release,
     has: (hold) => sockets.get(hold.res.req.socket)?.includes(hold) === true,
-    take(channel, wants) {
+    take(channel, follows) {
       const set = byChannel.get(channel);
       if (set === undefined) return [];
-      const holds = wants === undefined ? [...set] : [...set].filter(wants);
+      const holds = follows === undefined ? [...set] : [...set].filter((hold) => wakes(hold, follows));
       for (const hold of holds) if (hold.mode !== 'stream') release(hold);
       return holds;
+    },
+    advance(hold, position) {
+      const changed = state(hold);
+      changed.position = position;
+      changed.gap = false;
+    },
+    confirming(hold) {
+      state(hold).raced = false;
+    },
+    confirmed(hold, head, more) {
+      const changed = state(hold);
+      changed.position = head;
+      if (!more && !hold.raced) changed.pending = false;
     },
     holders: (channel) => byChannel.get(channel)?.size ?? 0,
     eachStream(visit) {

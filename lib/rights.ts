@@ -1,8 +1,10 @@
+// Who may publish and subscribe (docs/protocol.md, "Publishing and subscribing rights").
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createAddressSet } from './http/address';
 import type { ClientOf } from './http/client-address';
 import type { ErrorCode } from './errors';
+import type { HeaderPairs } from './http/answer';
 import { verifyJwt } from './jwt';
 
 export interface Refusal {
@@ -11,10 +13,10 @@ export interface Refusal {
   readonly message: string;
 }
 
-const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="holdpush"' } as const;
+const CHALLENGE: HeaderPairs = ['WWW-Authenticate', 'Bearer realm="holdpush"'];
 
-export function refusalHeaders(refusal: Refusal): Record<string, string> {
-  return refusal.status === 401 ? CHALLENGE : {};
+export function refusalHeaders(refusal: Refusal): HeaderPairs {
+  return refusal.status === 401 ? CHALLENGE : [];
 }
 
 function digest(text: string): Buffer {
