@@ -33,6 +33,10 @@ const EMBED_OPTIONS: Record<Exclude<keyof CreateHoldpushOptions, keyof HoldpushO
 /** The files of public/ served at their own paths. */
 const PAGE_FILES = ['/index.html', '/send.html', '/holdpush.js', '/app.css', '/receiver.js', '/send.js', '/favicon.ico'];
 
+/**
+ * The wiring, one closure read top to bottom (longer than a function should be): each part is a
+ * few lines handing one module what it needs; the work is in the modules.
+ */
 export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   checkOptionNames(given, Object.keys(EMBED_OPTIONS));
   const { store: storeFactory, publicDir, logWrite, ...rest } = given;

@@ -1,3 +1,4 @@
+// The public API of the package: re-exports only.
 export { createHoldpush } from './holdpush';
 export type { CreateHoldpushOptions, Holdpush, PublishOptions, PublishResult, StoreContext, StoreFactory } from './api';
 export { createHoldpushServer } from './http/http-server';

@@ -1,7 +1,4 @@
-/**
- * Validation of what clients name: channels, uids and positions (docs/protocol.md,
- * "Channels, messages and ids" and "Positions and gaps").
- */
+// What clients name: channels, uids and positions (docs/protocol.md, "Channels, messages and ids", "Positions and gaps").
 
 const NAME = /^[A-Za-z0-9_\-.@~]{1,128}$/;
 const TOKEN = /^[0-9A-Za-z._~-]{1,512}$/;

@@ -1,4 +1,4 @@
-/** Options of `createHoldpush`, their defaults and their validation. */
+// The options of createHoldpush, their defaults and their validation.
 import { parseAddressRule } from './http/address';
 
 import { echo } from './errors';

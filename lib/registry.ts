@@ -1,6 +1,7 @@
 // The registry: the one owner of held responses, their deadlines and their race state.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { createDeadlines } from './deadlines';
 
 /**
  * How a held response is answered: `seed` is the original demo's `/?uid=`, `poll` Nchan's
@@ -78,7 +79,8 @@ export interface Registry {
 /**
  * The only owner of held responses. Its indexes (channel -> holds, connection -> holds, and
  * the deadline wheel) are kept in step, emptied sets deleted at once, so `size` is always the
- * truth.
+ * truth. One closure over those indexes, longer than a function should be, because they must
+ * change together: each function inside it is short.
  */
 export function createRegistry(options: RegistryOptions): Registry {
   /** The hold's changeable fields (readonly to everyone else). */
@@ -86,10 +88,10 @@ export function createRegistry(options: RegistryOptions): Registry {
   const { onExpire, onChannelEmpty, resolution } = options;
   const byChannel = new Map<string, Set<Hold>>();
   const streams = new Set<Hold>();
-  const deadlines = new Map<number, Set<Hold>>();
+  const deadlines = createDeadlines<Hold>(resolution, (hold) => {
+    if (release(hold)) onExpire(hold);
+  });
   let size = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let swept = 0;
 
   // One 'close' listener per connection, not per held request: a keep-alive connection that
   // re-polls costs no listener churn, and a request queued behind another on a pipelined
@@ -103,27 +105,6 @@ export function createRegistry(options: RegistryOptions): Registry {
     const holds = sockets.get(this);
     sockets.delete(this);
     if (holds !== undefined) for (const hold of holds) forget(hold);
-  }
-
-  /** A long-poll's slot in the deadline wheel. */
-  function bucketOf(hold: Hold): number {
-    return Math.ceil(hold.deadline / resolution);
-  }
-
-  function tick(): void {
-    const now = Math.floor(Date.now() / resolution);
-    for (; swept <= now && deadlines.size > 0; swept++) {
-      const due = deadlines.get(swept);
-      if (due === undefined) continue;
-      deadlines.delete(swept);
-      for (const hold of due) {
-        if (release(hold)) onExpire(hold);
-      }
-    }
-    if (deadlines.size === 0 && timer !== undefined) {
-      clearInterval(timer);
-      timer = undefined;
-    }
   }
 
   function add(spec: Omit<Hold, 'raced'>): Hold {
@@ -148,18 +129,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       streams.add(hold);
       return hold;
     }
-    const bucket = bucketOf(hold);
-    let due = deadlines.get(bucket);
-    if (due === undefined) {
-      due = new Set();
-      deadlines.set(bucket, due);
-    }
-    due.add(hold);
-    if (timer === undefined) {
-      swept = Math.floor(Date.now() / resolution);
-      timer = setInterval(tick, resolution);
-      timer.unref();
-    }
+    deadlines.add(hold);
     return hold;
   }
 
@@ -185,14 +155,7 @@ export function createRegistry(options: RegistryOptions): Registry {
   function forget(hold: Hold): void {
     size -= 1;
     if (hold.mode === 'stream') streams.delete(hold);
-    else {
-      const bucket = bucketOf(hold);
-      const due = deadlines.get(bucket);
-      if (due !== undefined) {
-        due.delete(hold);
-        if (due.size === 0) deadlines.delete(bucket);
-      }
-    }
+    else deadlines.remove(hold);
     for (const channel of hold.channels) {
       const set = byChannel.get(channel);
       if (set === undefined) continue;
@@ -245,10 +208,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       const all = new Set<Hold>();
       for (const set of byChannel.values()) for (const hold of set) all.add(hold);
       for (const hold of all) release(hold);
-      if (timer !== undefined) {
-        clearInterval(timer);
-        timer = undefined;
-      }
+      deadlines.clear();
       for (const socket of sockets.keys()) socket.removeListener('close', socketOnClose);
       sockets.clear();
       return [...all];

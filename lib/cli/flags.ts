@@ -1,3 +1,4 @@
+// The command's flags and their environment twins (docs/protocol.md, "Configuration").
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAddressRule } from '../http/address';

@@ -1,3 +1,4 @@
+// What the fast path needs of node:http's internals, and the check that this Node has them.
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 

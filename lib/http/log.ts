@@ -1,3 +1,4 @@
+// The request log: one line per finished request, with secrets redacted.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LogFormat } from '../options';
 

@@ -1,3 +1,4 @@
+// The prebuilt fast path for hot answers: status, headers and body serialised once, written whole.
 import { STATUS_CODES, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { type Outgoing, httpInternalsMisfit } from './http-internals';
 
