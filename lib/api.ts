@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Write } from './http/log';
 import type { Stats } from './ops';
 import type { HoldpushOptions } from './options';
-import type { MessageStore } from './store';
+import type { MessageStore } from './stores/store';
 
 /** What a store factory is told: the limits, and whether this process holds a channel now. */
 export interface StoreContext {

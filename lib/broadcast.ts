@@ -4,7 +4,7 @@ import { EncodedMessage } from './encoded-message';
 import { answerGone } from './endings';
 import type { HeaderPairs } from './http/answer';
 import type { Hold, HoldMode, Registry } from './registry';
-import type { StoreEvents, StoredMessage } from './store';
+import type { StoreEvents, StoredMessage } from './stores/store';
 
 /** Writes one message to one response in the form its mode takes (`fastWire`: the option). */
 export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode: HoldMode, gap: boolean, fastWire: boolean): void {

@@ -6,7 +6,7 @@ import type { HeaderPairs } from './http/answer';
 import type { HoldpushOptions } from './options';
 import type { Registry } from './registry';
 import type { Rights } from './rights';
-import type { ImmediateReads, MessageInput, MessageStore, StoredMessage } from './store';
+import type { ImmediateReads, MessageInput, MessageStore, StoredMessage } from './stores/store';
 
 /** The result of a publish: the message and how many held responses were written. */
 export interface Published {

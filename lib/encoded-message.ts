@@ -1,7 +1,7 @@
 // A message's answers (long-poll, batch, EventSource event), each encoded once however many get it.
 import { type HeaderPairs, JSON_TYPE } from './http/answer';
 import { Prebuilt } from './http/wire';
-import type { StoredMessage } from './store';
+import type { StoredMessage } from './stores/store';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

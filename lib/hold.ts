@@ -6,7 +6,7 @@ import { batchAnswer } from './encoded-message';
 import { answerShutdown } from './endings';
 import { gone, startAnswer } from './http/answer';
 import type { Hold, HoldMode } from './registry';
-import type { ImmediateReads, ReadResult, StoredMessage } from './store';
+import type { ImmediateReads, ReadResult, StoredMessage } from './stores/store';
 
 /** Messages one batch answer carries at most. */
 const BATCH_LIMIT = 1000;

@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { CreateHoldpushOptions, Holdpush, PublishOptions, PublishResult } from './api';
 import { createBroadcast } from './broadcast';
-import type { ClusterStore } from './cluster-store';
 import type { Core } from './core';
 import { answerShutdown, answerTimeout } from './endings';
 import { type HeaderPairs, answerError } from './http/answer';
@@ -13,7 +12,7 @@ import { createMount } from './http/mount';
 import { createRouter } from './http/router';
 import { createStaticFiles } from './http/static';
 import { fastPathMisfit } from './http/wire';
-import { createMemoryStore } from './memory-store';
+import { createMemoryStore } from './stores/memory/store';
 import { type Stats, localFigures, opsRoutes, readStats } from './ops';
 import { type HoldpushOptions, checkOptionNames, resolveOptions } from './options';
 import { handlePub } from './publish';
@@ -22,7 +21,7 @@ import { createRegistry } from './registry';
 import { createRights } from './rights';
 import { handleSeed } from './seed';
 import { handleSend } from './send';
-import { StoreUnavailableError } from './store';
+import { StoreUnavailableError } from './stores/store';
 import { handleSub } from './subscribe';
 
 export type { CreateHoldpushOptions, Holdpush, PublishOptions, PublishResult, StoreContext, StoreFactory } from './api';
@@ -63,12 +62,12 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     maxChannels: options.maxChannels,
     isHeld: (channel) => registry.holders(channel) > 0,
   });
-  // The memory store wakes this process inside append, so no read can race a wake-up. Other
-  // stores wake it over the network: a hold skips what it already read, and a pending one
-  // (still confirming its read) is only told that it raced (see lib/hold.ts).
-  const wakesInStep = store.kind === 'memory';
-  // In a cluster every worker reports its figures, so /stats and /metrics cover them all.
-  const clusterStore = store.kind === 'cluster' && 'totals' in store ? (store as ClusterStore) : undefined;
+  // A store that wakes this process inside append (the memory store) lets no read race a
+  // wake-up. Others wake it over the network: a hold skips what it already read, and a pending
+  // one (still confirming its read) is only told that it raced (see lib/hold.ts).
+  const wakesInStep = store.wakesInStep === true;
+  // Where every process reports its figures (a cluster), /stats and /metrics cover them all.
+  const deployment = store.deployment;
   const fanOut = createBroadcast({
     registry,
     shared,
@@ -77,8 +76,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     follows: wakesInStep ? undefined : (token, position) => store.follows(token, position),
   });
   const figures = () => localFigures(registry, published, fanOut.delivered);
-  clusterStore?.report(figures);
-  const stats = (): Stats => readStats(started, store, figures(), clusterStore?.totals());
+  deployment?.report(figures);
+  const stats = (): Stats => readStats(started, store, figures(), deployment?.totals());
   const unwatch = store.watch(fanOut.events);
   const keepaliveTimer = setInterval(fanOut.keepalive, options.keepalive * 1000);
   keepaliveTimer.unref();

@@ -2,7 +2,7 @@
 import { type HeaderPairs, JSON_TYPE, answer } from './http/answer';
 import type { Router } from './http/router';
 import type { Registry } from './registry';
-import type { MessageStore, StoreKind } from './store';
+import type { MessageStore, StoreKind } from './stores/store';
 
 /** The figures of `/stats` (docs/protocol.md, "Operations"). */
 export interface Stats {

@@ -1,7 +1,7 @@
 // The checks of an app's publish() arguments: target, data and options.
 import { echo } from './errors';
 import { EVERY_UID, UID_PREFIX, isValidEventName, isValidName, uidChannel } from './names';
-import type { MessageInput } from './store';
+import type { MessageInput } from './stores/store';
 
 /** What node:http accepts in a header value (a publisher's own come through its parser). */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;

@@ -7,7 +7,7 @@ import { type BodyResult, readBody } from './http/body';
 import { Prebuilt } from './http/wire';
 import { isValidEventName, isValidName } from './names';
 import { refusalHeaders } from './rights';
-import type { ChannelInfo } from './store';
+import type { ChannelInfo } from './stores/store';
 
 export function tooLargeText(core: Core): string {
   return `a message may be at most ${core.options.maxMessage} bytes (--max-message)`;

@@ -1,7 +1,7 @@
 // The cluster runner: forks the workers of `--workers`, replaces any that dies, drains them on a signal.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism, cpus } from 'node:os';
-import { type ClusterPrimary, type ClusterPrimaryOptions, createClusterPrimary } from '../cluster-store';
+import { type ClusterPrimary, type ClusterPrimaryOptions, createClusterPrimary } from '../stores/cluster/primary';
 
 /** `--workers 0` means one per core. */
 export function workerCount(requested: number): number {

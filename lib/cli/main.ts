@@ -3,11 +3,12 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { runCluster, workerCount } from './cluster';
-import { createClusterStore } from '../cluster-store';
+import { createClusterStore } from '../stores/cluster/worker';
 import { type CliConfig, ConfigError, helpText, parseCli, versionText } from './flags';
 import type { StoreFactory } from '../holdpush';
 import { createHoldpushServer } from '../http/http-server';
-import { createRedisStore, loadRedis } from '../redis-store';
+import { loadRedis } from '../stores/redis/client';
+import { createRedisStore } from '../stores/redis/store';
 
 function fail(message: string): never {
   process.stderr.write(`holdpush: ${message}\n`);

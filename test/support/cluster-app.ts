@@ -8,7 +8,7 @@
  */
 import cluster from 'node:cluster';
 import { runCluster } from '../../lib/cli/cluster';
-import { type ClusterStore, createClusterStore } from '../../lib/cluster-store';
+import { type ClusterStore, createClusterStore } from '../../lib/stores/cluster/worker';
 import { createHoldpushServer } from '../../lib/http/http-server';
 
 const port = Number(process.env.HP_PORT);
@@ -36,7 +36,7 @@ if (cluster.isPrimary) {
   });
   server.prependListener('request', (req, res) => {
     if (req.url !== '/_worker') return;
-    const body = JSON.stringify({ pid: process.pid, totals: store?.totals() ?? null });
+    const body = JSON.stringify({ pid: process.pid, totals: store?.deployment.totals() ?? null });
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(body);
   });
