@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError, helpText, parseCli } from '../lib/config';
+import { ConfigError, helpText, parseCli } from '../lib/cli/flags';
 import { type AuthApp, CHALLENGE, startAuthApp } from './support/auth-app';
 import { type Child, runCli, startCli } from './support/f2-cli';
 import { type Reply, request, until } from './support/http';
@@ -14,8 +14,8 @@ const ALICE = { Cookie: 'session=alice' };
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const parsed = parseCli(argv, env);
-  assert.equal(parsed.help, false);
-  return (parsed as Extract<typeof parsed, { help: false }>).config;
+  assert.equal(parsed.print, undefined);
+  return (parsed as Extract<typeof parsed, { print: undefined }>).config;
 }
 
 describe('the --auth-* flags', () => {

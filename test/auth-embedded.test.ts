@@ -3,11 +3,11 @@
  * examples/express-session runs it on a real Express app with real sessions.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { IncomingMessage, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type AuthorizeRequest, type AuthorizeResult, createHoldpush, signJwt } from '../lib/index';
+import { type AuthorizeRequest, type AuthorizeResult, type Holdpush, createHoldpush, signJwt } from '../lib/index';
 import { errorOf, serve } from './support/f2-helpers';
 import { held, request, until } from './support/http';
 
@@ -195,31 +195,26 @@ describe('the authorize option', () => {
   });
 });
 
+interface RunningExample {
+  readonly url: string;
+  readonly push: Holdpush;
+  close(): Promise<void>;
+}
+
+const EXAMPLE = join(ROOT, 'examples', 'express-session', 'server.js');
+
 describe('examples/express-session: Express sessions decide', () => {
-  let child: ChildProcess;
-  let url = '';
+  let app: RunningExample;
 
   before(async () => {
-    child = spawn(process.execPath, [join(ROOT, 'examples', 'express-session', 'server.js')], { cwd: ROOT, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /listening (\d+)/.exec(out);
-        if (match) resolve(`http://127.0.0.1:${match[1]}`);
-      });
-      child.once('exit', (code) => reject(new Error(`the example exited with ${code}: ${out}`)));
-    });
+    const { start } = require(EXAMPLE) as { start(port: number, options?: Record<string, unknown>): Promise<RunningExample> };
+    app = await start(0, { secret: 'test secret' });
   });
 
-  after(async () => {
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
-  });
+  after(() => app.close());
 
   async function login(name: string): Promise<string> {
-    const reply = await request(`${url}/login`, { method: 'POST', body: `name=${name}`, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    const reply = await request(`${app.url}/login`, { method: 'POST', body: `name=${name}`, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
     assert.equal(reply.status, 200);
     const cookie = String(reply.headers['set-cookie']?.[0] ?? '').split(';')[0] as string;
     assert.match(cookie, /^connect\.sid=/);
@@ -227,6 +222,7 @@ describe('examples/express-session: Express sessions decide', () => {
   }
 
   test('signed out: 401; a reader reads news and its own uid; only the editor publishes; signed out again: 401', T, async () => {
+    const { url } = app;
     const anonymous = await request(`${url}/push/sub/news`);
     assert.equal(anonymous.status, 401);
     assert.deepEqual(errorOf(anonymous), { error: 'unauthorized', message: 'sign in first (POST /login)' });
@@ -246,17 +242,30 @@ describe('examples/express-session: Express sessions decide', () => {
     assert.equal(errorOf(other).message, 'alice may read news and uid:alice');
 
     const mine = request(`${url}/push/?uid=alice`, { headers: { Cookie: alice } });
-    // Sent until it reaches her: the first may go out before her long-poll is held.
-    let delivered = 0;
-    for (let i = 0; i < 100 && delivered === 0; i++) {
-      const sent = await request(`${url}/push/send`, { method: 'POST', body: JSON.stringify({ message: 'for alice', uid: 'alice' }), headers: { Cookie: editor, 'Content-Type': 'application/json' } });
-      assert.equal(sent.status, 200);
-      delivered = (sent.json() as { delivered: number }).delivered;
-      if (delivered === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await until(() => app.push.stats().held.total === 1, 5000, 'alice held');
+    const sent = await request(`${url}/push/send`, { method: 'POST', body: JSON.stringify({ message: 'for alice', uid: 'alice' }), headers: { Cookie: editor, 'Content-Type': 'application/json' } });
+    assert.deepEqual(sent.json(), { id: (sent.json() as { id: string }).id, delivered: 1 });
     assert.equal((await mine).text, 'for alice');
 
     assert.equal((await request(`${url}/logout`, { method: 'POST', headers: { Cookie: alice } })).status, 204);
     assert.equal((await request(`${url}/push/sub/news`, { headers: { Cookie: alice } })).status, 401);
+    assert.equal(app.push.stats().held.total, 0);
+  });
+
+  test('runs on its own: node examples/express-session/server.js', T, async () => {
+    const child = spawn(process.execPath, [EXAMPLE], { cwd: ROOT, env: { ...process.env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      await until(() => /listening on (http:\S+)/.test(out), 10_000, `the example to listen: ${out}`);
+      const url = (/listening on (http:\S+)/.exec(out) as RegExpExecArray)[1] as string;
+      assert.equal((await request(`${url}/push/sub/news`)).status, 401);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
   });
 });

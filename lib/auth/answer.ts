@@ -1,4 +1,6 @@
-/** What the app (over HTTP, or its in-process `authorize`) answered a question. */
+// What the app answered a question (over HTTP, or through its in-process `authorize`).
+
+/** An allow or a denial (each with how long it may be kept), or no decision at all. */
 export type AppAnswer =
   | { readonly kind: 'allow'; readonly seconds: number | undefined }
   | {

@@ -1,3 +1,4 @@
+// Asking the app over HTTP (`--auth-url`): one GET on kept-alive connections, within a timeout.
 import { Agent as HttpAgent, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { type AppAnswer, HEADER_VALUE, MAX_CHALLENGE, failure } from './answer';

@@ -1,3 +1,4 @@
+// Asking the app in process (the `authorize` option), within a timeout.
 import { echo } from '../errors';
 import { type AppAnswer, HEADER_VALUE, MAX_CHALLENGE, failure } from './answer';
 import type { Authorize, AuthorizeRequest } from './types';

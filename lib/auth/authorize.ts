@@ -1,5 +1,7 @@
+// Who may subscribe and publish: holdpush's own rights combined with the app's say (docs/authorization.md).
 import type { IncomingMessage } from 'node:http';
 import type { ErrorCode } from '../errors';
+import type { HeaderPairs } from '../http/answer';
 import { type Refusal, type Rights, bearerToken, digest, refusalHeaders, sameSecret } from '../rights';
 import type { AppAnswer } from './answer';
 import { type AppAsker, createAppAsker } from './ask-app';
@@ -23,7 +25,7 @@ export interface Denial {
   readonly status: number;
   readonly code: ErrorCode;
   readonly message: string;
-  readonly headers: Readonly<Record<string, string | number>>;
+  readonly headers: HeaderPairs;
 }
 
 /** null: allowed. */
@@ -66,8 +68,9 @@ export interface GateSettings {
 /** One way of asking the app: over HTTP (cached), or its in-process hook. */
 type Ask = (req: IncomingMessage, facts: AuthFacts) => Verdict | Promise<Verdict>;
 
-const NO_HEADERS: Readonly<Record<string, string | number>> = Object.freeze({});
-const SHUTTING_DOWN: Denial = { status: 503, code: 'shutting_down', message: 'the server is shutting down; retry shortly', headers: { 'Retry-After': 1 } };
+const NO_HEADERS: HeaderPairs = [];
+const SHUTTING_DOWN: Denial = { status: 503, code: 'shutting_down', message: 'the server is shutting down; retry shortly', headers: ['Retry-After', '1'] };
+const UNAVAILABLE_HEADERS: HeaderPairs = ['Retry-After', String(RETRY_AFTER)];
 
 function denialOf(refusal: Refusal): Denial {
   return { ...refusal, headers: refusalHeaders(refusal) };
@@ -82,10 +85,10 @@ function verdictOf(answer: AppAnswer, op: AuthOp): Verdict {
         status: answer.status,
         code: answer.status === 401 ? 'unauthorized' : 'forbidden',
         message: answer.message ?? `the app does not allow this ${op === 'subscribe' ? 'subscription' : 'publish'} (it answered ${answer.status})`,
-        headers: answer.challenge === undefined ? NO_HEADERS : { 'WWW-Authenticate': answer.challenge },
+        headers: answer.challenge === undefined ? NO_HEADERS : ['WWW-Authenticate', answer.challenge],
       };
     case 'failure':
-      return { status: 503, code: 'auth_unavailable', message: `the app that authorizes requests ${answer.reason}; retry shortly`, headers: { 'Retry-After': RETRY_AFTER } };
+      return { status: 503, code: 'auth_unavailable', message: `the app that authorizes requests ${answer.reason}; retry shortly`, headers: UNAVAILABLE_HEADERS };
   }
 }
 

@@ -1,3 +1,4 @@
+// The app's decisions, kept for a while and shared by identical questions asked together.
 import { performance } from 'node:perf_hooks';
 
 /** An answer and how long it may be reused. */

@@ -1,3 +1,4 @@
+// The facts of a request that the app is told, checked before they leave.
 import type { IncomingMessage } from 'node:http';
 import type { ErrorCode } from '../errors';
 import { HEADER_VALUE } from './answer';

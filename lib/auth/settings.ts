@@ -1,4 +1,5 @@
-import { httpUrlProblem } from '../http-url';
+// The options that let the app decide, and their checks.
+import { httpUrlProblem } from '../http/http-url';
 import type { HoldpushOptions } from '../options';
 
 /** The options that let the app decide (docs/authorization.md). */

@@ -1,4 +1,4 @@
-/** What the app is asked before a subscription or a publish (docs/authorization.md). */
+// The public types of the authorize option: what the app is asked, and what it may answer (docs/authorization.md).
 import type { IncomingMessage } from 'node:http';
 
 /** `subscribe`: `/sub/*` in every mode and `/?uid=`; `publish`: `/send` and every method on `/pub/*`. */

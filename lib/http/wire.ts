@@ -1,16 +1,6 @@
+// The prebuilt fast path for hot answers: status, headers and body serialised once, written whole.
 import { STATUS_CODES, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
-
-/**
- * What node:http keeps on a response and reads when it builds a head: `_header` is the
- * serialised head (OutgoingMessage writes it before the first body bytes; `headersSent` is
- * `!!_header`); the others are what its `Connection` and `Keep-Alive` lines come from.
- */
-type Outgoing = ServerResponse & {
-  _header?: string | null;
-  maxRequestsOnConnectionReached?: boolean;
-  _keepAliveTimeout?: number;
-  _maxRequestsPerSocket?: number;
-};
+import { type Outgoing, httpInternalsMisfit } from './http-internals';
 
 /** Bodies up to this size ride inside the head string: one socket write, no Buffer per response. */
 const INLINE_BODY_LIMIT = 16 * 1024;
@@ -28,13 +18,45 @@ function currentDateLine(second: number): string {
 }
 
 /**
+ * The head node:http writes for a keep-alive answer with these headers: status line, the
+ * headers, `Date`, `Connection: keep-alive`, and its `Keep-Alive` hint, so that clients such
+ * as undici keep the connection as long as the server does.
+ */
+export function keepAliveHead(status: number, headers: readonly string[], date: string, keepAliveMs: number, maxRequests: number): string {
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+  for (let i = 0; i + 1 < headers.length; i += 2) head += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
+  head += `${date}Connection: keep-alive\r\n`;
+  if (keepAliveMs > 0) head += `Keep-Alive: timeout=${Math.floor(keepAliveMs / 1000)}${maxRequests > 0 ? `, max=${maxRequests}` : ''}\r\n`;
+  return `${head}\r\n`;
+}
+
+let checked = false;
+let misfit: string | undefined;
+
+/**
+ * Why this Node's node:http is not what the fast path relies on, or undefined when it is;
+ * checked once per process. A misfit sends every answer through `writeHead` (with one
+ * warning) rather than risk a corrupt answer.
+ */
+export function fastPathMisfit(): string | undefined {
+  if (!checked) {
+    checked = true;
+    misfit = httpInternalsMisfit(keepAliveHead);
+    if (misfit !== undefined) process.emitWarning(`node:http ${process.version} is not what holdpush's fast path expects (${misfit}); answers take writeHead`, 'HoldpushWarning');
+  }
+  return misfit;
+}
+
+/**
  * A complete answer (status, headers, body) serialised by holdpush itself, and written to one
  * response or to many. `writeHead` would re-validate and re-serialise the same header block for
  * every response, and write head and body as two chunks. Here the block is built once per
  * second (its `Date`) and handed to node:http as the response's head, so node's own keep-alive,
  * pipelining and 'finish' bookkeeping still run, and head and body leave in one write.
  * Responses that node:http must shape itself (HEAD, a closing connection, the last request a
- * server's maxRequestsPerSocket allows, headers set by an embedding app) take `writeHead`.
+ * server's maxRequestsPerSocket allows, headers set by an embedding app) take `writeHead`;
+ * so does every answer with the `fastWire` option off, or on a Node whose node:http is not as
+ * this expects (lib/http/http-internals.ts).
  */
 export class Prebuilt {
   /** The serialised head, and a small body after it (latin1: byte for byte). */
@@ -67,22 +89,18 @@ export class Prebuilt {
   }
 
   private serialise(second: number, keepAliveMs: number, maxRequests: number): void {
-    let head = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? ''}\r\n`;
-    for (let i = 0; i + 1 < this.headers.length; i += 2) head += `${this.headers[i] as string}: ${this.headers[i + 1] as string}\r\n`;
-    head += `${currentDateLine(second)}Connection: keep-alive\r\n`;
-    // node:http's hint, so that clients such as undici keep the connection as long as the server does.
-    if (keepAliveMs > 0) head += `Keep-Alive: timeout=${Math.floor(keepAliveMs / 1000)}${maxRequests > 0 ? `, max=${maxRequests}` : ''}\r\n`;
-    head += '\r\n';
+    const head = keepAliveHead(this.status, this.headers, currentDateLine(second), keepAliveMs, maxRequests);
     this.wire = this.inline ? head + this.bodyText() : head;
     this.second = second;
     this.keepAliveMs = keepAliveMs;
     this.maxRequests = maxRequests;
   }
 
-  writeTo(res: ServerResponse): void {
+  /** `fast`: the `fastWire` option; false always takes `writeHead`. */
+  writeTo(res: ServerResponse, fast: boolean): void {
     const out = res as Outgoing;
     const { body } = this;
-    if (out._header !== null || !res.shouldKeepAlive || out.maxRequestsOnConnectionReached === true || res.req.method === 'HEAD' || res.getHeaderNames().length !== 0) {
+    if (!fast || fastPathMisfit() !== undefined || out._header !== null || !res.shouldKeepAlive || out.maxRequestsOnConnectionReached === true || res.req.method === 'HEAD' || res.getHeaderNames().length !== 0) {
       res.writeHead(this.status, this.headers as string[]);
       res.end(body);
       return;

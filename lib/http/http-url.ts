@@ -1,4 +1,4 @@
-/** Reading a URL that holdpush itself will request (the app's `--auth-url`). */
+// Checking a URL that holdpush itself will request (the app's `--auth-url`).
 
 /** Why `text` is not an absolute http:// or https:// URL without credentials; undefined when it is one. */
 export function httpUrlProblem(text: string): string | undefined {

@@ -3,7 +3,10 @@
  *
  * One interface for every deployment (one process, a cluster's primary, Redis). Positions are
  * cursor tokens the store issued; it alone can compare them, so callers treat them as opaque.
+ * What a store can do beyond the common methods it says by its capabilities (`immediate`,
+ * `wakesInStep`, `deployment`); the core asks those, never the store's `kind`.
  */
+import type { DeploymentFigures } from './figures';
 
 /** What a publisher hands over. */
 export interface MessageInput {
@@ -79,9 +82,17 @@ export interface ImmediateReads {
 }
 
 export interface MessageStore {
+  /** What the store is, for the `store` figure of /stats; behaviour follows the capabilities. */
   readonly kind: StoreKind;
   /** Present when reads need no I/O; the promise-returning methods give the same answers. */
   readonly immediate?: ImmediateReads;
+  /**
+   * True when the store tells this process's watchers of a message inside the `append` that made
+   * it, before any read can return it: then no read can race a wake-up. @defaultValue false
+   */
+  readonly wakesInStep?: boolean;
+  /** Present when the store gathers the figures of every process that shares it. */
+  readonly deployment?: DeploymentFigures;
   /** Appends and tells every watcher before the returned promise settles (for local watchers). */
   append(channel: string, input: MessageInput): Promise<StoredMessage>;
   /** Up to `limit` messages after `after` (a token, or null for the oldest held). */
@@ -118,6 +129,16 @@ export class StoreUnavailableError extends Error {
     super(message);
     this.name = 'StoreUnavailableError';
   }
+}
+
+/**
+ * The error of a store that cannot serve: `subject` says who failed, `cause` how (a message, or
+ * an error, whose message is cut short). An unavailable error passes through as it is.
+ */
+export function unavailable(subject: string, cause: unknown): StoreUnavailableError {
+  if (cause instanceof StoreUnavailableError) return cause;
+  const words = cause instanceof Error ? cause.message : String(cause);
+  return new StoreUnavailableError('store_unavailable', `${subject} ${words.slice(0, 200)}`);
 }
 
 /** Builds a message id from a publish time (ms) and a token. */

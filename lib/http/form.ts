@@ -1,3 +1,4 @@
+// The fields of a `POST /send` body: multipart, urlencoded, JSON or plain text.
 import { mediaType } from './body';
 
 /** The fields of a `POST /send`. */
@@ -39,6 +40,18 @@ function text(value: unknown): string | undefined {
 }
 
 /**
+ * The form in an object: a JSON body's, or what an app's body parser left on `req.body`
+ * (`express.urlencoded()`, `express.json()`, ...).
+ */
+export function formFromFields(data: unknown): FormResult {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return { ok: false, status: 400, message: 'the body must be an object like {"message": "..."}' };
+  const { message, uid, token } = data as Record<string, unknown>;
+  if (message !== undefined && typeof message !== 'string') return { ok: false, status: 400, message: '"message" must be a string' };
+  if (uid !== undefined && uid !== null && typeof uid !== 'string') return { ok: false, status: 400, message: '"uid" must be a string' };
+  return { ok: true, form: { message: text(message), uid: text(uid), token: text(token) } };
+}
+
+/**
  * Reads `/send` bodies: multipart (parsed by the platform's own `Response.formData()`),
  * urlencoded, JSON, or text/plain (the body is the message). No Content-Type reads as text.
  */
@@ -70,11 +83,7 @@ export async function parseSendForm(contentType: string | undefined, body: Buffe
       } catch {
         return { ok: false, status: 400, message: 'the JSON body could not be parsed' };
       }
-      if (typeof data !== 'object' || data === null || Array.isArray(data)) return { ok: false, status: 400, message: 'the JSON body must be an object like {"message": "..."}' };
-      const { message, uid, token } = data as Record<string, unknown>;
-      if (message !== undefined && typeof message !== 'string') return { ok: false, status: 400, message: '"message" must be a string' };
-      if (uid !== undefined && uid !== null && typeof uid !== 'string') return { ok: false, status: 400, message: '"uid" must be a string' };
-      return { ok: true, form: { message: text(message), uid: text(uid), token: text(token) } };
+      return formFromFields(data);
     }
     case '':
     case 'text/plain':

@@ -1,5 +1,6 @@
+// The request log: one line per finished request, with secrets redacted.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LogFormat } from './options';
+import type { LogFormat } from '../options';
 
 /** Query parameters whose values never reach a log line (names compared lower-cased). */
 const SECRET_PARAMS = new Set(['token', 'access_token', 'jwt']);
@@ -31,16 +32,23 @@ export interface Logger {
   error(context: string, error: unknown): void;
 }
 
+/** The address a log line shows for a request: by default its peer's. */
+export type AddressOf = (req: IncomingMessage) => string | undefined;
+
 /** One line per finished request, in text or JSON; `off` logs only errors. */
-export function createLogger(format: LogFormat, write: Write = (line) => process.stdout.write(`${line}\n`)): Logger {
+export function createLogger(
+  format: LogFormat,
+  write: Write = (line) => process.stdout.write(`${line}\n`),
+  addressOf: AddressOf = (req) => req.socket.remoteAddress,
+): Logger {
   return {
     request(req, res) {
       if (format === 'off') return;
       const started = Date.now();
       const socket = req.socket;
       const before = socket.bytesWritten;
-      // Read now: a socket that has closed no longer knows its peer.
-      const address = socket.remoteAddress ?? '';
+      // Read now: a socket that has closed no longer knows its peer. '-' is an unknown client.
+      const address = addressOf(req) ?? '-';
       res.once('close', () => {
         const entry = {
           time: new Date().toISOString(),
