@@ -125,7 +125,17 @@ describe('--auth-url: the app decides every subscription', () => {
     const bare = app.questions[1] as AuthApp['questions'][number];
     assert.deepEqual(bare.names.map((name) => name.toLowerCase()).sort(), ['connection', 'host', 'x-forwarded-for', 'x-holdpush-channels', 'x-holdpush-op', 'x-original-method', 'x-original-uri']);
   });
+
+  test('X-Forwarded-For is the client address: the peer, or with --trust-proxy the address the proxy forwarded', T, async (t) => {
+    const { app, s } = await setup(t, { authCache: 0 });
+    const behind = await serve(t, { authUrl: app.url, authCache: 0, trustProxy: ['loopback'] });
+    await request(`${s.url}/sub/news`, { headers: { 'X-Forwarded-For': '203.0.113.7' } });
+    assert.equal(app.questions.at(-1)?.headers['x-forwarded-for'], '127.0.0.1', 'an untrusted proxy\'s header is not believed');
+    await request(`${behind.url}/sub/news`, { headers: { 'X-Forwarded-For': '203.0.113.7' } });
+    assert.equal(app.questions.at(-1)?.headers['x-forwarded-for'], '203.0.113.7');
+  });
 });
+
 
 describe('--auth-url: the app decides every publish', () => {
   test('/pub (every method), /send as JSON and from the browser form: allowed and refused; a refused publish publishes nothing', T, async (t) => {
