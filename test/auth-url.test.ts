@@ -136,7 +136,6 @@ describe('--auth-url: the app decides every subscription', () => {
   });
 });
 
-
 describe('--auth-url: the app decides every publish', () => {
   test('/pub (every method), /send as JSON and from the browser form: allowed and refused; a refused publish publishes nothing', T, async (t) => {
     const { app, s } = await setup(t, { authCache: 0 });
