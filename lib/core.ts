@@ -6,7 +6,6 @@ import type { ErrorCode } from './errors';
 import type { HeaderPairs } from './http/answer';
 import type { HoldpushOptions } from './options';
 import type { Registry } from './registry';
-import type { Rights } from './rights';
 import type { ImmediateReads, MessageInput, MessageStore, StoredMessage } from './stores/store';
 
 /** The result of a publish: the message and how many held responses were written. */
@@ -19,7 +18,6 @@ export interface Core {
   readonly options: HoldpushOptions;
   readonly store: MessageStore;
   readonly registry: Registry;
-  readonly rights: Rights;
   /** Who may subscribe and publish: holdpush's rights, and the app when it is asked. */
   readonly gate: Gate;
   /** CORS header pairs of every answer. */

@@ -96,7 +96,6 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     options,
     store,
     registry,
-    rights,
     gate,
     shared,
     wakesInStep,
