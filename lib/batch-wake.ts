@@ -5,10 +5,11 @@
  * Stores tell a batch's messages in one turn (memory: inside appendMany; a cluster worker: one
  * IPC message; Redis: one event).
  */
-import { type EncodedMessage, type SharedHeaders, batchAnswer } from './broadcast';
+import { type EncodedMessage, batchAnswer } from './encoded-message';
+import type { HeaderPairs } from './http/answer';
+import type { Prebuilt } from './http/wire';
 import type { Hold } from './registry';
 import type { StoredMessage } from './stores/store';
-import type { Prebuilt } from './wire';
 
 /** Messages one answer carries at most, as for a batch read; the rest wait for the next poll. */
 const ANSWER_LIMIT = 1000;
@@ -23,7 +24,7 @@ export interface BatchWakes {
   divert(holds: readonly Hold[], message: StoredMessage): readonly Hold[];
 }
 
-export function createBatchWakes(encoded: (message: StoredMessage) => EncodedMessage, shared: SharedHeaders, fastWire: boolean): BatchWakes {
+export function createBatchWakes(encoded: (message: StoredMessage) => EncodedMessage, shared: HeaderPairs, fastWire: boolean): BatchWakes {
   let woken = new Map<Hold, StoredMessage[]>();
   let byChannel = new Map<string, Hold[]>();
 

@@ -3,6 +3,7 @@
  * for a size, saying what is wrong), and an `idempotencyKey` decided as the HTTP routes decide
  * an `Idempotency-Key` header.
  */
+import type { BatchMessage, PublishManyOptions, PublishManyResult, PublishOptions, PublishResult } from './api';
 import { MAX_BATCH } from './batch-publish';
 import type { Core } from './core';
 import { echo } from './errors';
@@ -11,53 +12,6 @@ import { KEY_RULE, type PublishRequest, fingerprint, isValidIdempotencyKey } fro
 import type { IdempotentAnswer } from './idempotency/ledger';
 import { publishArguments } from './publish-arguments';
 import type { BatchInput } from './stores/store';
-
-export interface PublishOptions {
-  /** @defaultValue 'text/plain; charset=utf-8' */
-  contentType?: string;
-  /** EventSource event name. */
-  event?: string;
-  /**
-   * Publishes once per key: the same key within `idempotencyTtl` seconds publishes nothing and
-   * resolves with the first call's result (`replayed: true`); the same key with other arguments
-   * rejects with an IdempotencyConflictError. 1-255 visible ASCII characters.
-   */
-  idempotencyKey?: string;
-}
-
-export interface PublishResult {
-  /** The message id, `"<unix seconds>:<token>"`. */
-  readonly id: string;
-  /** Held responses (and streams) in this process that got it. */
-  readonly delivered: number;
-  /** True when an earlier call with the same `idempotencyKey` published it, and this one nothing. */
-  readonly replayed: boolean;
-}
-
-/** One message of `publishMany()`. */
-export interface BatchMessage {
-  /** A channel, one uid (`'uid:<uid>'`) or every uid (`'uid:*'`), as `publish()`'s target. */
-  channel: string;
-  data: string | Uint8Array;
-  /** @defaultValue 'text/plain; charset=utf-8' */
-  contentType?: string;
-  /** EventSource event name. */
-  event?: string;
-}
-
-export interface PublishManyOptions {
-  /** As `publish()`'s: the whole batch is published once per key. */
-  idempotencyKey?: string;
-}
-
-export interface PublishManyResult {
-  /** The message ids, in the order given. */
-  readonly ids: readonly string[];
-  /** Held responses (and streams) in this process written, all messages together. */
-  readonly delivered: number;
-  /** True when an earlier call with the same `idempotencyKey` published them, and this one nothing. */
-  readonly replayed: boolean;
-}
 
 /** An `idempotencyKey` that was used, within `idempotencyTtl`, for a publish with other arguments. */
 export class IdempotencyConflictError extends Error {

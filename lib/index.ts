@@ -1,9 +1,10 @@
+// The public API of the package: re-exports only.
 export { createHoldpush } from './holdpush';
-export type { BatchMessage, CreateHoldpushOptions, Holdpush, PublishManyOptions, PublishManyResult, PublishOptions, PublishResult, StoreContext, StoreFactory } from './holdpush';
+export type { BatchMessage, CreateHoldpushOptions, Holdpush, PublishManyOptions, PublishManyResult, PublishOptions, PublishResult, StoreContext, StoreFactory } from './api';
 export { IdempotencyConflictError } from './embed-publish';
 export type { Claim, IdempotencyLedger, IdempotentAnswer } from './idempotency/ledger';
-export { createHoldpushServer } from './http-server';
-export type { HoldpushServer } from './http-server';
+export { createHoldpushServer } from './http/http-server';
+export type { HoldpushServer } from './http/http-server';
 export { createMemoryStore } from './stores/memory/store';
 export type { MemoryStoreOptions } from './stores/memory/store';
 export type { HoldpushOptions, FirstMessage, LogFormat } from './options';
@@ -15,3 +16,5 @@ export { signJwt, verifyJwt } from './jwt';
 export { createRedisStore } from './stores/redis/store';
 export type { RedisClientLike } from './stores/redis/client';
 export type { RedisStore, RedisStoreOptions } from './stores/redis/store';
+export type { AuthCounts } from './auth/authorize';
+export type { AuthFacts, AuthOp, Authorize, AuthorizeRefusal, AuthorizeRequest, AuthorizeResult } from './auth/types';

@@ -1,11 +1,12 @@
 /** `POST /pub` (no channel): a batch of messages to any channels, published in order, all or none. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Verdict } from './auth/authorize';
 import { type BatchParse, batchBodyLimit, parseBatch, parseBatchBody } from './batch-publish';
-import { JSON_TYPE } from './broadcast';
-import { mediaType, readBody } from './body';
-import { type Core, pairs } from './core';
+import type { Core } from './core';
+import { JSON_TYPE, answer } from './http/answer';
+import { mediaType, readBody } from './http/body';
 import { answerOnce, jsonAnswer, readIdempotencyKey } from './idempotency/http';
-import { refusalHeaders } from './rights';
+import type { BatchInput } from './stores/store';
 
 /** A refused batch; one bad entry's error names it by `index` too. */
 function refuseBatch(core: Core, res: ServerResponse, failure: Extract<BatchParse, { ok: false }>): void {
@@ -14,8 +15,23 @@ function refuseBatch(core: Core, res: ServerResponse, failure: Extract<BatchPars
     return;
   }
   const body = JSON.stringify({ error: failure.code, message: failure.message, index: failure.index });
-  res.writeHead(failure.status, { ...pairs(core.shared), 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-  res.end(body);
+  answer(res, failure.status, [...core.shared, 'Content-Type', JSON_TYPE, 'Cache-Control', 'no-store'], body);
+}
+
+/**
+ * The rights of `/pub/<channel>` for every channel of a batch. holdpush's own rights are asked
+ * per channel (a subscriber JWT grants channels one by one); an app that decides publishes is
+ * asked once, naming them all.
+ */
+async function refused(core: Core, req: IncomingMessage, inputs: readonly BatchInput[]): Promise<Verdict> {
+  const channels = [...new Set(inputs.map((input) => input.channel))];
+  const { authUrl, authorize } = core.options;
+  if (authUrl !== undefined || authorize !== undefined) return core.gate.publish(req, null, channels);
+  for (const channel of channels) {
+    const denial = await core.gate.publish(req, channel, [channel]);
+    if (denial !== null) return denial;
+  }
+  return null;
 }
 
 export async function handleBatch(core: Core, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -36,7 +52,7 @@ export async function handleBatch(core: Core, req: IncomingMessage, res: ServerR
     case 'gone':
       return;
     case 'too_large':
-      core.error(res, 413, 'payload_too_large', `a batch body may be at most ${limit} bytes (the larger of 1 MiB and 16 x --max-message)`, { Connection: 'close' });
+      core.error(res, 413, 'payload_too_large', `a batch body may be at most ${limit} bytes (the larger of 1 MiB and 16 x --max-message)`, ['Connection', 'close']);
       return;
     case 'consumed':
       core.error(res, 400, 'body_consumed', 'a body parser of the app read this request before holdpush and left nothing on req.body: mount holdpush before the body parser');
@@ -53,13 +69,10 @@ export async function handleBatch(core: Core, req: IncomingMessage, res: ServerR
     return;
   }
   const { inputs } = parsed;
-  // The rights of /pub/<channel>, for every channel of the batch.
-  for (const channel of new Set(inputs.map((input) => input.channel))) {
-    const refusal = core.rights.publish(req, channel);
-    if (refusal !== null) {
-      core.error(res, refusal.status, refusal.code, refusal.message, refusalHeaders(refusal));
-      return;
-    }
+  const denial = await refused(core, req, inputs);
+  if (denial !== null) {
+    core.error(res, denial.status, denial.code, denial.message, denial.headers);
+    return;
   }
   await answerOnce(core, res, key.key, () => ({ route: 'batch', messages: inputs }), async () => {
     const { messages, delivered } = await core.publishMany(inputs);

@@ -1,5 +1,6 @@
+// The checks of an app's publish() arguments: target, data and options.
 import { echo } from './errors';
-import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
+import { EVERY_UID, UID_PREFIX, isValidEventName, isValidName, uidChannel } from './names';
 import type { MessageInput } from './stores/store';
 
 /** What node:http accepts in a header value (a publisher's own come through its parser). */
@@ -17,8 +18,8 @@ function shown(value: unknown): string {
 
 function channelOf(target: unknown): string {
   if (typeof target !== 'string') throw new TypeError(`publish target must be a string (a channel name, 'uid:<uid>' or 'uid:*'), got ${shown(target)}`);
-  if (target.startsWith('uid:')) {
-    const uid = target.slice(4);
+  if (target.startsWith(UID_PREFIX)) {
+    const uid = target.slice(UID_PREFIX.length);
     if (uid === '*') return EVERY_UID;
     if (!isValidName(uid)) throw new TypeError(`not a uid: ${shown(uid)} (1-128 of A-Z a-z 0-9 _ - . @ ~)`);
     return uidChannel(uid);

@@ -232,6 +232,25 @@ describe('POST /pub: rights are those of /pub/<channel>', () => {
   });
 });
 
+describe('POST /pub: an app that decides publishes is asked once per batch', () => {
+  test('authorize is asked once, naming every channel of the batch; its refusal publishes nothing', async (t) => {
+    const asked: string[][] = [];
+    const server = await startServer({
+      authorize(request) {
+        if (request.op === 'publish') asked.push([...request.channels]);
+        return request.channels.includes('closed') ? { status: 403, message: 'not that one' } : true;
+      },
+    });
+    t.after(() => server.close());
+    const open = await postBatch(server.url, { messages: [{ channel: 'a', data: '1' }, { channel: 'b', data: '2' }, { channel: 'a', data: '3' }] });
+    assert.equal(open.status, 200, open.text);
+    const closed = await postBatch(server.url, { messages: [{ channel: 'a', data: '4' }, { channel: 'closed', data: '5' }] });
+    assert.equal(closed.status, 403);
+    assert.deepEqual(asked, [['a', 'b'], ['a', 'closed']]);
+    assert.equal(server.holdpush.stats().messages.published, 3);
+  });
+});
+
 describe('publishMany() in an app', () => {
   const holdpush = createHoldpush({ maxMessage: 10 });
   after(() => holdpush.close());

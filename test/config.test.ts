@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, cliDefaults, helpText, parseCli, versionText } from '../lib/config';
+import { ConfigError, cliDefaults, helpText, parseCli, versionText } from '../lib/cli/flags';
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const request = parseCli(argv, env);

@@ -4,7 +4,7 @@ import { type IncomingMessage, Server, type ServerResponse, createServer } from 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cliDefaults } from '../lib/config';
+import { cliDefaults } from '../lib/cli/flags';
 import { type CreateHoldpushOptions, type Holdpush, createHoldpush, createHoldpushServer, defaultOptions } from '../lib/index';
 import { type Reply, type RequestOptions, request, until } from './support/http';
 

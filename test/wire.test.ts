@@ -1,5 +1,5 @@
 /**
- * The bytes of answers that holdpush serialises itself (lib/wire.ts): what node:http would have
+ * The bytes of answers that holdpush serialises itself (lib/http/wire.ts): what node:http would have
  * sent, keep-alive and pipelining intact, and node:http's own path where it must shape the answer.
  */
 import assert from 'node:assert/strict';

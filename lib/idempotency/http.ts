@@ -1,9 +1,9 @@
 /** `Idempotency-Key` on the publish routes: reading the header, and answering once per key. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { JSON_TYPE } from '../broadcast';
 import type { Core } from '../core';
 import { echo } from '../errors';
-import { Prebuilt } from '../wire';
+import { JSON_TYPE } from '../http/answer';
+import { Prebuilt } from '../http/wire';
 import { KEY_RULE, type PublishRequest, fingerprint, isValidIdempotencyKey } from './key';
 import type { IdempotentAnswer } from './ledger';
 

@@ -8,9 +8,9 @@
  * `{"pid": n, "totals": <the cluster's summed figures>}` so that tests can tell workers apart.
  */
 import cluster from 'node:cluster';
-import { runCluster } from '../../lib/cluster';
+import { runCluster } from '../../lib/cli/cluster';
 import { type ClusterStore, createClusterStore } from '../../lib/stores/cluster/worker';
-import { createHoldpushServer } from '../../lib/http-server';
+import { createHoldpushServer } from '../../lib/http/http-server';
 
 const port = Number(process.env.HP_PORT);
 const workers = Number(process.env.HP_WORKERS ?? 2);

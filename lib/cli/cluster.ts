@@ -1,6 +1,7 @@
+// The cluster runner: forks the workers of `--workers`, replaces any that dies, drains them on a signal.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism, cpus } from 'node:os';
-import { type ClusterPrimary, type ClusterPrimaryOptions, createClusterPrimary } from './stores/cluster/primary';
+import { type ClusterPrimary, type ClusterPrimaryOptions, createClusterPrimary } from '../stores/cluster/primary';
 
 /** `--workers 0` means one per core. */
 export function workerCount(requested: number): number {
@@ -41,7 +42,8 @@ export interface RunningCluster {
 /**
  * Runs in the cluster's primary: forks the workers (which run the same program, and find
  * `cluster.isWorker` true), replaces any that dies, and on SIGTERM/SIGINT lets every worker
- * drain before it resolves `done`.
+ * drain before it resolves `done`. One closure (longer than a function should be) over the
+ * live workers and the stop state that fork, finish and stop share.
  */
 export function runCluster(options: RunClusterOptions): RunningCluster {
   if (!cluster.isPrimary) throw new Error('runCluster runs in the primary process only');

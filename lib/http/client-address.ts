@@ -1,3 +1,4 @@
+// Which client a request came from, believing only trusted proxies (docs/protocol.md, "Behind a reverse proxy").
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { createAddressSet } from './address';

@@ -1,10 +1,12 @@
+// The command's flags and their environment twins (docs/protocol.md, "Configuration").
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAddressRule } from './address';
-import { type HoldpushOptions, defaultOptions } from './options';
+import { parseAddressRule } from '../http/address';
+import { httpUrlProblem } from '../http/http-url';
+import { type HoldpushOptions, defaultOptions } from '../options';
 
 /** What the command line may set: the embedding options plus where to listen and how many processes. */
-export interface CliConfig extends Omit<HoldpushOptions, 'prefix'> {
+export interface CliConfig extends Omit<HoldpushOptions, 'prefix' | 'authorize'> {
   port: number;
   host: string;
   workers: number;
@@ -16,7 +18,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'duration' | 'count' | 'port' | 'text' | 'addresses' | 'choice' | 'boolean';
+type Kind = 'duration' | 'count' | 'port' | 'text' | 'addresses' | 'choice' | 'boolean' | 'url';
 
 interface Flag {
   readonly key: keyof CliConfig;
@@ -46,13 +48,16 @@ const FLAGS: Record<string, Flag> = {
   'shutdown-timeout': { key: 'shutdownTimeout', kind: 'duration', help: 'seconds a shutdown may take' },
   workers: { key: 'workers', kind: 'count', help: 'processes sharing the port (0 = one per core)' },
   redis: { key: 'redis', kind: 'text', help: 'a redis:// URL: share channels with every server on it' },
+  'auth-url': { key: 'authUrl', kind: 'url', help: 'an http(s) URL of your app, asked before every subscription and publish' },
+  'auth-timeout': { key: 'authTimeout', kind: 'duration', help: 'seconds the app has to answer (then 503)' },
+  'auth-cache': { key: 'authCache', kind: 'duration', help: "seconds the app's answer is kept (0: ask every time)" },
   log: { key: 'log', kind: 'choice', choices: ['text', 'json', 'off'], help: 'request log format' },
   'fast-wire': { key: 'fastWire', kind: 'boolean', help: "true: answers leave as one prebuilt head; false: node:http's writeHead" },
   'idempotency-ttl': { key: 'idempotencyTtl', kind: 'duration', help: 'seconds the answer to a publish with an Idempotency-Key is replayed' },
 };
 
 export const cliDefaults: Readonly<CliConfig> = (() => {
-  const { prefix: _prefix, ...rest } = defaultOptions;
+  const { prefix: _prefix, authorize: _authorize, ...rest } = defaultOptions;
   // The command logs requests unless told not to; an embedded instance does not (see `log`).
   return { ...rest, log: 'text', port: 8888, host: '0.0.0.0', workers: 1, redis: undefined };
 })();
@@ -65,6 +70,7 @@ function parseValue(flag: string, spec: Flag, raw: string): unknown {
   switch (spec.kind) {
     case 'duration': {
       const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+      if (value === 0 && flag === 'auth-cache') return value;
       if (!(value > 0)) throw new ConfigError(`--${flag} must be a positive number of seconds, got "${raw}"`);
       return value;
     }
@@ -92,6 +98,11 @@ function parseValue(flag: string, spec: Flag, raw: string): unknown {
     case 'text':
       if (raw === '') throw new ConfigError(`--${flag} needs a value`);
       return raw;
+    case 'url': {
+      const problem = httpUrlProblem(raw);
+      if (problem !== undefined) throw new ConfigError(`--${flag} ${problem}`);
+      return raw;
+    }
     case 'boolean':
       if (raw !== 'true' && raw !== 'false') throw new ConfigError(`--${flag} must be true or false, got "${raw}"`);
       return raw === 'true';
@@ -146,8 +157,8 @@ export function helpText(): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The installed package's version: package.json sits one folder above lib/ and dist/ alike. */
+/** The installed package's version: package.json sits two folders above lib/cli/ and dist/cli/ alike. */
 export function versionText(): string {
-  const { version } = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
   return `${version}\n`;
 }

@@ -1,9 +1,8 @@
+// The routes: method and path to a handler, with 405 and its Allow for a path that has other methods.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** What a handler learns of its request: the path below the mount and the routed parameter. */
+/** What a handler learns of its request: the routed parameter and the query. */
 export interface RouteContext {
-  /** The path below the mount prefix, still percent-encoded. */
-  readonly path: string;
   /** For a prefix route (`/pub/`), the rest of the path, decoded; '' for exact routes. */
   readonly param: string;
   readonly query: Query;
@@ -21,7 +20,6 @@ export type Match =
 
 interface Route {
   readonly path: string;
-  readonly prefix: boolean;
   readonly methods: Map<string, Handler>;
 }
 
@@ -56,7 +54,7 @@ export function createRouter(): Router {
       const prefix = path.endsWith('/') && path.length > 1;
       let route = prefix ? prefixes.find((r) => r.path === path) : exact.get(path);
       if (route === undefined) {
-        route = { path, prefix, methods: new Map() };
+        route = { path, methods: new Map() };
         if (prefix) prefixes.push(route);
         else exact.set(path, route);
       }

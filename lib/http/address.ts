@@ -1,3 +1,4 @@
+// Sets of addresses and CIDRs (`--publish-allow`, `--trust-proxy`).
 import { BlockList, isIP } from 'node:net';
 
 export interface AddressRule {

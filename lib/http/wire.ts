@@ -1,3 +1,4 @@
+// The prebuilt fast path for hot answers: status, headers and body serialised once, written whole.
 import { STATUS_CODES, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { type Outgoing, httpInternalsMisfit } from './http-internals';
 
@@ -55,7 +56,7 @@ export function fastPathMisfit(): string | undefined {
  * Responses that node:http must shape itself (HEAD, a closing connection, the last request a
  * server's maxRequestsPerSocket allows, headers set by an embedding app) take `writeHead`;
  * so does every answer with the `fastWire` option off, or on a Node whose node:http is not as
- * this expects (lib/http-internals.ts).
+ * this expects (lib/http/http-internals.ts).
  */
 export class Prebuilt {
   /** The serialised head, and a small body after it (latin1: byte for byte). */

@@ -1,3 +1,4 @@
+// The fields of a `POST /send` body: multipart, urlencoded, JSON or plain text.
 import { mediaType } from './body';
 
 /** The fields of a `POST /send`. */

@@ -1,3 +1,4 @@
+// What the fast path needs of node:http's internals, and the check that this Node has them.
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 
@@ -44,7 +45,7 @@ function queued(res: Outgoing): Buffer | undefined {
 }
 
 /**
- * Why this Node's node:http is not what the fast path of lib/wire.ts relies on, or undefined
+ * Why this Node's node:http is not what the fast path of lib/http/wire.ts relies on, or undefined
  * when it is. Checked without a socket, in microseconds: a new response's fields have the
  * expected types; node's own head for a keep-alive answer is byte for byte the one `head`
  * builds; a head set through `_header` counts as sent (`headersSent`) and leaves, before the

@@ -1,3 +1,4 @@
+// A request's body: read with a size limit, or taken from what an app's body parser left.
 import type { IncomingMessage } from 'node:http';
 
 /**

@@ -1,7 +1,8 @@
+// A node:http server that serves only holdpush, with the settings held requests need.
 import { type IncomingMessage, type Server, type ServerOptions, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { sendError } from './errors';
-import { type CreateHoldpushOptions, type Holdpush, createHoldpush } from './holdpush';
+import { answerError, socketError } from './answer';
+import { type CreateHoldpushOptions, type Holdpush, createHoldpush } from '../holdpush';
 
 /** Most bytes of request headers; more gets 431. */
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -12,15 +13,10 @@ export interface HoldpushServer {
   readonly holdpush: Holdpush;
 }
 
-function rawError(status: string, code: string, message: string): string {
-  const body = JSON.stringify({ error: code, message });
-  return `HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
-}
-
-const HEADERS_TOO_LARGE = rawError('431 Request Header Fields Too Large', 'headers_too_large', `request headers may be at most ${MAX_HEADER_BYTES} bytes`);
-const REQUEST_TIMEOUT = rawError('408 Request Timeout', 'timeout', 'the request did not arrive in time');
-const CHUNK_EXTENSIONS_TOO_LARGE = rawError('413 Payload Too Large', 'payload_too_large', 'the chunk extensions are too large');
-const BAD_REQUEST = rawError('400 Bad Request', 'bad_request', 'the request could not be parsed as HTTP/1.1');
+const HEADERS_TOO_LARGE = socketError('431 Request Header Fields Too Large', 'headers_too_large', `request headers may be at most ${MAX_HEADER_BYTES} bytes`);
+const REQUEST_TIMEOUT = socketError('408 Request Timeout', 'timeout', 'the request did not arrive in time');
+const CHUNK_EXTENSIONS_TOO_LARGE = socketError('413 Payload Too Large', 'payload_too_large', 'the chunk extensions are too large');
+const BAD_REQUEST = socketError('400 Bad Request', 'bad_request', 'the request could not be parsed as HTTP/1.1');
 
 function rawAnswer(code: string | undefined): string {
   switch (code) {
@@ -63,7 +59,7 @@ function serverOnClientError(error: Error & { code?: string }, socket: ClientSoc
 
 /** An `Expect` other than `100-continue`: a JSON 417 instead of node:http's bare one. */
 function serverOnCheckExpectation(_req: IncomingMessage, res: ServerResponse): void {
-  sendError(res, 417, 'expectation_failed', 'only Expect: 100-continue is supported');
+  answerError(res, 417, 'expectation_failed', 'only Expect: 100-continue is supported');
 }
 
 /**

@@ -1,5 +1,6 @@
+// The request log: one line per finished request, with secrets redacted.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LogFormat } from './options';
+import type { LogFormat } from '../options';
 
 /** Query parameters whose values never reach a log line (names compared lower-cased). */
 const SECRET_PARAMS = new Set(['token', 'access_token', 'jwt']);

@@ -1,12 +1,14 @@
+// The pages and the browser client: the files of public/, read at start, with Etag revalidation.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+import { type HeaderPairs, JSON_TYPE, answer, answerError } from './answer';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
+  '.json': JSON_TYPE,
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
   '.ico': 'image/x-icon',
@@ -22,7 +24,7 @@ interface StaticFile {
 export interface StaticFiles {
   /** Whether `name` (a path below the mount, like '/send.html') is one of the files. */
   has(name: string): boolean;
-  serve(req: IncomingMessage, res: ServerResponse, name: string, headers: readonly string[]): void;
+  serve(req: IncomingMessage, res: ServerResponse, name: string, headers: HeaderPairs): void;
 }
 
 /**
@@ -64,18 +66,16 @@ export function createStaticFiles(dir: string): StaticFiles {
         file = undefined;
       }
       if (file === undefined) {
-        res.writeHead(404, ['Content-Type', 'application/json; charset=utf-8', ...headers]);
-        res.end(JSON.stringify({ error: 'not_found', message: 'no such file' }));
+        answerError(res, 404, 'not_found', 'no such file', headers);
         return;
       }
       const common = ['Etag', file.etag, 'Cache-Control', 'no-cache', 'X-Content-Type-Options', 'nosniff', ...headers];
       if (req.headers['if-none-match'] === file.etag) {
-        res.writeHead(304, common);
-        res.end();
+        answer(res, 304, common);
         return;
       }
-      res.writeHead(200, ['Content-Type', file.type, 'Content-Length', String(file.body.length), ...common]);
-      res.end(req.method === 'HEAD' ? undefined : file.body);
+      // node:http sends no body to a HEAD, but its Content-Length is the file's.
+      answer(res, 200, ['Content-Type', file.type, ...common], file.body);
     },
   };
 }
