@@ -1,9 +1,5 @@
-/**
- * A batch publish's body, `{"messages": [{"channel", "data", "contentType"?, "event"?,
- * "encoding"?}, ...]}` (docs/publishing.md): read and checked whole before anything is published.
- */
-import type { ErrorCode } from './errors';
-import { echo } from './errors';
+// A batch publish's body (docs/publishing.md): read and checked whole before anything is published.
+import { type ErrorCode, echo } from './errors';
 import { isValidEventName, isValidName } from './names';
 import { HEADER_VALUE } from './publish-arguments';
 import type { BatchInput } from './stores/store';

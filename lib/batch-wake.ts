@@ -1,10 +1,4 @@
-/**
- * Batch long-polls (`Accept: application/json`) woken by a message are answered at the end of
- * that turn of the event loop, with every message for their channels that came in the same turn:
- * a batch publish reaches such a subscriber in one answer, not one message and then the rest.
- * Stores tell a batch's messages in one turn (memory: inside appendMany; a cluster worker: one
- * IPC message; Redis: one event).
- */
+// Batch long-polls woken by a message answered at the end of its turn, with the rest of a batch publish.
 import { type EncodedMessage, batchAnswer } from './encoded-message';
 import type { HeaderPairs } from './http/answer';
 import type { Prebuilt } from './http/wire';
@@ -24,6 +18,13 @@ export interface BatchWakes {
   divert(holds: readonly Hold[], message: StoredMessage): readonly Hold[];
 }
 
+/**
+ * Batch long-polls (`Accept: application/json`) woken by a message are answered at the end of
+ * that turn of the event loop, with every message for their channels that came in the same turn:
+ * a batch publish reaches such a subscriber in one answer, not one message and then the rest.
+ * Stores tell a batch's messages in one turn (memory: inside appendMany; a cluster worker: one
+ * IPC message; Redis: one event).
+ */
 export function createBatchWakes(encoded: (message: StoredMessage) => EncodedMessage, shared: HeaderPairs, fastWire: boolean): BatchWakes {
   let woken = new Map<Hold, StoredMessage[]>();
   let byChannel = new Map<string, Hold[]>();

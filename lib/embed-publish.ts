@@ -1,8 +1,4 @@
-/**
- * An app's `publish()` and `publishMany()`: their arguments checked (a TypeError, or a RangeError
- * for a size, saying what is wrong), and an `idempotencyKey` decided as the HTTP routes decide
- * an `Idempotency-Key` header.
- */
+// An app's publish() and publishMany(): arguments checked, and idempotencyKey decided as the HTTP header is.
 import type { BatchMessage, PublishManyOptions, PublishManyResult, PublishOptions, PublishResult } from './api';
 import { MAX_BATCH } from './batch-publish';
 import type { Core } from './core';

@@ -1,4 +1,4 @@
-/** `POST /pub` (no channel): a batch of messages to any channels, published in order, all or none. */
+// The batch face (docs/publishing.md): `POST /pub` publishes many messages to any channels, all or none.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Verdict } from './auth/authorize';
 import { type BatchParse, batchBodyLimit, parseBatch, parseBatchBody } from './batch-publish';

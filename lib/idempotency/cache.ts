@@ -1,7 +1,4 @@
-/**
- * The idempotency ledger of one process (the memory store) or of a cluster's primary: a
- * bounded map from key to the first request's fingerprint and answer.
- */
+// The idempotency ledger of one process (the memory store) or of a cluster's primary, bounded.
 import { CLAIM_LEASE_MS, type Claim, type IdempotencyLedger, type IdempotentAnswer } from './ledger';
 
 export interface CacheLimits {

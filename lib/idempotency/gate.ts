@@ -1,9 +1,4 @@
-/**
- * Publishing exactly once per key: one gate per holdpush instance, in front of its store's ledger.
- * Requests of this process with one key share the first one's attempt; the ledger decides
- * between processes, and a key in flight in another process is asked about again until it is
- * decided (within a bound).
- */
+// Publishing exactly once per key: one gate per holdpush instance, in front of its store's ledger.
 import { StoreUnavailableError } from '../stores/store';
 import { CLAIM_LEASE_MS, type IdempotencyLedger, type IdempotentAnswer } from './ledger';
 
@@ -31,6 +26,11 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/**
+ * Requests of this process with one key share the first one's attempt; the ledger decides
+ * between processes, and a key in flight in another process is asked about again until it is
+ * decided (within a bound).
+ */
 export function createIdempotencyGate(ledger: IdempotencyLedger, ttlMs: number): IdempotencyGate {
   /** Attempts in flight in this process, by key. */
   const inFlight = new Map<string, { readonly fingerprint: string; readonly done: Promise<GateResult> }>();

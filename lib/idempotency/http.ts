@@ -1,4 +1,4 @@
-/** `Idempotency-Key` on the publish routes: reading the header, and answering once per key. */
+// `Idempotency-Key` on the publish routes: reading the header, and answering once per key.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from '../core';
 import { echo } from '../errors';

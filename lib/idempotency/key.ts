@@ -1,4 +1,4 @@
-/** Idempotency keys and request fingerprints: what decides that two publishes are the same one. */
+// Idempotency keys, and the fingerprints that decide whether two publishes are the same one.
 import { createHash } from 'node:crypto';
 import type { MessageInput } from '../stores/store';
 

@@ -1,8 +1,4 @@
-/**
- * What a store keeps for idempotent publishing: per key, the fingerprint of the first request
- * and, once it succeeded, its answer. One ledger per deployment (a process, a cluster's primary,
- * a Redis), so that the same key is decided once however many processes see it.
- */
+// The ledger of idempotency keys a store keeps: per key, the first request's fingerprint and answer.
 
 /** An answer worth replaying: what the first request with a key got. */
 export interface IdempotentAnswer {
@@ -22,6 +18,10 @@ export type Claim =
   /** A request with the same fingerprint is being published elsewhere: ask again shortly. */
   | { readonly kind: 'pending' };
 
+/**
+ * Where publishes with an `Idempotency-Key` are decided: one ledger per deployment (a process, a
+ * cluster's primary, a Redis), so that a key is decided once however many processes see it.
+ */
 export interface IdempotencyLedger {
   /** Claims `key` for a request whose fingerprint is given; never waits for another request. */
   claim(key: string, fingerprint: string, ttlMs: number): Promise<Claim>;
@@ -33,8 +33,8 @@ export interface IdempotencyLedger {
 }
 
 /**
- * How long a claim holds its key before it is taken for abandoned (its process died mid-publish):
- * longer than any publish the stores let run (their own timeouts end one sooner).
+ * How long a claim holds its key before it is taken for abandoned (its process died
+ * mid-publish): far longer than a publish takes while its store answers.
  */
 export const CLAIM_LEASE_MS = 15_000;
 
