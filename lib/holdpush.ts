@@ -266,7 +266,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
       res.writeHead(200, ['Content-Type', 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control', 'no-store', ...shared]);
       res.end(prometheus(stats()));
     });
-  for (const name of ['/index.html', '/send.html', '/holdpush.js', '/app.css', '/receiver.js', '/send.js', '/favicon.ico']) {
+  for (const name of ['/index.html', '/send.html', '/holdpush.js', '/holdpush.mjs', '/app.css', '/receiver.js', '/send.js', '/favicon.ico']) {
     if (files.has(name)) router.on('GET', name, serveFile(name));
   }
 
