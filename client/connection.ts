@@ -32,6 +32,8 @@ export interface Connection {
   readonly position: string | null;
   /** Ends it silently: aborts the request in flight, closes the stream, clears its timers. */
   stop(): void;
+  /** batch: poll these channels from the current position instead (the poll in flight is dropped). */
+  retarget(channels: readonly string[]): void;
 }
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -39,7 +41,7 @@ type Timer = ReturnType<typeof setTimeout>;
 export function openConnection(settings: Settings, events: ConnectionEvents): Connection {
   const { wanted, transport, token, events: eventNames } = settings;
   const backoff: Backoff = createBackoff(settings.backoff.min, settings.backoff.max);
-  const channels = wanted.channels;
+  let channels = wanted.channels;
   let position = settings.position;
   let stopped = false;
   let lastStatus: Status | null = null;
@@ -49,6 +51,8 @@ export function openConnection(settings: Settings, events: ConnectionEvents): Co
   let settleTimer: Timer | null = null;
   let source: EventSourceLike | null = null;
   let sourceEverOpen = false;
+  /** Bumped by retarget(): an answer to an older request is dropped, and asked for again. */
+  let generation = 0;
 
   function single(): string | null {
     return channels !== null && channels.length === 1 ? (channels[0] as string) : null;
@@ -136,10 +140,11 @@ export function openConnection(settings: Settings, events: ConnectionEvents): Co
   }
 
   /** Handles one answer; resolves to the delay in ms before the next poll (0: at once, -1: ended). */
-  function handle(res: ResponseLike): Promise<number> {
+  function handle(res: ResponseLike, mine: number): Promise<number> {
     const status = res.status;
     if (status === 200) {
       return res.text().then((text) => {
+        if (mine !== generation) return 0;
         if (transport === 'batch') handleBatch(text);
         else handleOne(res, text);
         backoff.reset();
@@ -152,7 +157,7 @@ export function openConnection(settings: Settings, events: ConnectionEvents): Co
       // message under --first-message newest and skip what came in between).
       const head = etagToken(res.headers.get('Etag'));
       return readText(res).then(() => {
-        if (head && !position) hand({ messages: [], to: head, gap: null });
+        if (mine === generation && head && !position) hand({ messages: [], to: head, gap: null });
         backoff.reset();
         return 0;
       });
@@ -224,6 +229,7 @@ export function openConnection(settings: Settings, events: ConnectionEvents): Co
   function poll(): Promise<void> {
     if (stopped) return Promise.resolve();
     const ac = new AbortController();
+    const mine = generation;
     controller = ac;
     if (lastStatus !== 'open') {
       settleTimer = setTimeout(() => {
@@ -237,12 +243,14 @@ export function openConnection(settings: Settings, events: ConnectionEvents): Co
       .then((res) => {
         clearSettle();
         if (stopped) return -1;
+        if (mine !== generation) return 0;
         if (res.status === 200 || res.status === 204 || res.status === 408) setStatus('open');
-        return handle(res);
+        return handle(res, mine);
       })
       .then(null, (error: unknown) => {
         clearSettle();
         if (stopped) return -1;
+        if (mine !== generation) return 0; // aborted by retarget(): ask again at once
         const delay = backoff.next(null);
         const text = error instanceof Error ? error.message : String(error);
         setStatus('reconnecting', { delay, error: 'network', message: text.slice(0, 200) });
@@ -338,6 +346,17 @@ export function openConnection(settings: Settings, events: ConnectionEvents): Co
       if (stopped) return;
       stopped = true;
       release();
+    },
+    retarget(list) {
+      if (stopped || transport !== 'batch' || wanted.uid !== null) return;
+      channels = list.slice();
+      generation++;
+      // A request in flight is dropped; one asleep after an error keeps its backoff and then
+      // asks for the new set.
+      if (controller) {
+        controller.abort();
+        controller = null;
+      }
     },
   };
 }

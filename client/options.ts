@@ -5,7 +5,7 @@ const NAME = /^[A-Za-z0-9_.@~-]{1,128}$/;
 export const MAX_CHANNELS = 16;
 const TRANSPORTS: readonly Transport[] = ['batch', 'longpoll', 'eventsource'];
 const KNOWN: ReadonlySet<string> = new Set<keyof SubscribeOptions>([
-  'base', 'transport', 'position', 'token', 'headers', 'backoff', 'events', 'fetch', 'EventSource', 'onStatus', 'onGap', 'onError',
+  'base', 'transport', 'position', 'token', 'headers', 'backoff', 'events', 'fetch', 'EventSource', 'onStatus', 'onGap', 'onError', 'shared',
 ]);
 
 export function typeError(message: string): TypeError {
@@ -71,7 +71,12 @@ function fn<T>(value: unknown, name: string): T | null {
   return value as T;
 }
 
-export function resolve(target: Target, onMessage: unknown, options: SubscribeOptions | undefined): { settings: Settings; callbacks: Callbacks } {
+/**
+ * The checked arguments. `shared` says whether the subscription may share a connection with
+ * other tabs: asked for (the default), `batch`, channels, and no `fetch` of its own (another
+ * tab's connection would not use it).
+ */
+export function resolve(target: Target, onMessage: unknown, options: SubscribeOptions | undefined): { settings: Settings; callbacks: Callbacks; shared: boolean } {
   const opts: SubscribeOptions = options ?? {};
   if (typeof opts !== 'object') throw typeError('options must be an object');
   for (const key of Object.keys(opts)) {
@@ -109,6 +114,7 @@ export function resolve(target: Target, onMessage: unknown, options: SubscribeOp
     for (const key of Object.keys(opts.headers)) headers[key] = String(opts.headers[key]);
   }
   if (opts.events != null && !Array.isArray(opts.events)) throw typeError('options.events must be an array of event names');
+  if (opts.shared != null && typeof opts.shared !== 'boolean') throw typeError('options.shared must be true or false');
 
   return {
     settings: {
@@ -129,5 +135,6 @@ export function resolve(target: Target, onMessage: unknown, options: SubscribeOp
       onGap: fn(opts.onGap, 'onGap'),
       onError: fn(opts.onError, 'onError'),
     },
+    shared: opts.shared !== false && transport === 'batch' && wanted.uid === null && opts.fetch == null,
   };
 }

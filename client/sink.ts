@@ -4,20 +4,23 @@
  */
 import type { Received } from './connection';
 import type { Callbacks } from './options';
-import type { Status, StatusDetail } from './types';
+import type { Role, Status, StatusDetail } from './types';
 
 export interface Sink {
   readonly stopped: boolean;
   readonly position: string | null;
   readonly status: Status;
+  /** Who held its connection when it last said. */
+  readonly role: Role;
   /** Calls onGap (when the answer says so), then onMessage for each message in order. */
   receive(batch: Received): void;
+  /** Tells onStatus of a change of status or of role (`reconnecting` each time). */
   setStatus(status: Exclude<Status, 'stopped'>, detail: StatusDetail): void;
   /** Marks it stopped and says why; nothing is delivered after. */
   end(detail: StatusDetail): void;
 }
 
-export function createSink(callbacks: Callbacks, position: string | null): Sink {
+export function createSink(callbacks: Callbacks, position: string | null, role: Role): Sink {
   let status: Status | null = null;
   let stopped = false;
 
@@ -42,8 +45,9 @@ export function createSink(callbacks: Callbacks, position: string | null): Sink 
   }
 
   function announce(next: Status, detail: StatusDetail): void {
-    if (next === status && next !== 'reconnecting') return;
+    if (next === status && detail.role === role && next !== 'reconnecting') return;
     status = next;
+    role = detail.role;
     const { onStatus } = callbacks;
     if (onStatus) call(() => onStatus(next, detail));
   }
@@ -57,6 +61,9 @@ export function createSink(callbacks: Callbacks, position: string | null): Sink 
     },
     get status() {
       return status ?? 'connecting';
+    },
+    get role() {
+      return role;
     },
     receive(batch) {
       if (stopped) return;

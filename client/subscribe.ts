@@ -1,26 +1,25 @@
-/** subscribe(): checks its arguments, then runs the subscription on a connection of its own. */
-import { type Connection, openConnection } from './connection';
+/** subscribe(): checks its arguments, then shares a connection with other tabs or runs alone. */
+import { runAlone } from './alone';
+import type { Connection } from './connection';
 import { resolve } from './options';
+import { sharing, subscribeShared } from './shared';
 import { createSink } from './sink';
 import type { Subscribe } from './types';
 
 export const subscribe: Subscribe = (target, onMessage, options) => {
-  const { settings, callbacks } = resolve(target, onMessage, options);
-  const sink = createSink(callbacks, settings.position);
+  const { settings, callbacks, shared } = resolve(target, onMessage, options);
+  const environment = shared ? sharing() : null;
+  const together = environment !== null ? subscribeShared(settings, callbacks, environment) : null;
+  if (together !== null) return together;
+  const sink = createSink(callbacks, settings.position, 'alone');
   let connection: Connection | null = null;
-  connection = openConnection(settings, {
-    received: (batch) => sink.receive(batch),
-    status: (status, detail) => {
-      if (status === 'stopped') sink.end(detail);
-      else sink.setStatus(status, detail);
-    },
-  });
+  connection = runAlone(settings, sink);
   // A callback may have stopped it while it opened.
   if (sink.stopped) connection.stop();
   return {
     stop() {
       connection?.stop();
-      sink.end({ reason: 'stopped' });
+      sink.end({ reason: 'stopped', role: 'alone' });
     },
     get position() {
       return sink.position;
@@ -30,6 +29,9 @@ export const subscribe: Subscribe = (target, onMessage, options) => {
     },
     get transport() {
       return settings.transport;
+    },
+    get role() {
+      return sink.role;
     },
   };
 };

@@ -17,6 +17,12 @@ export type Transport = 'batch' | 'longpoll' | 'eventsource';
 /** Where a subscription stands in its life. */
 export type Status = 'connecting' | 'open' | 'reconnecting' | 'stopped';
 
+/**
+ * Who holds the connection: this subscription on its own (`alone`), this tab for every tab of
+ * the origin (`leader`), or another tab, which hands the messages over (`follower`).
+ */
+export type Role = 'alone' | 'leader' | 'follower';
+
 /** One message, in publish order. */
 export interface Message {
   /** `"<unix seconds>:<token>"`: pass it back as `position` to resume after this message. */
@@ -48,11 +54,13 @@ export type StopReason = 'stopped' | 'gone' | 'error';
 
 /** The second argument of `onStatus`. */
 export interface StatusDetail {
+  /** Who holds the connection now. */
+  readonly role: Role;
   /** `reconnecting`: milliseconds until the next try (null: the EventSource retries by itself). */
   readonly delay?: number | null;
   /** The HTTP status that caused a `reconnecting` or `stopped`, when there was one. */
   readonly status?: number;
-  /** A short code: the server's `error` field, or `network`, `eventsource`, `no_etag`. */
+  /** A short code: the server's `error` field, or `network`, `eventsource`, `no_etag`, `gone`. */
   readonly error?: string | null;
   /** Human words (the server's `message`, cut to 200 characters). */
   readonly message?: string | null;
@@ -113,12 +121,18 @@ export interface SubscribeOptions {
   fetch?: FetchLike;
   /** @defaultValue the global `EventSource` */
   EventSource?: EventSourceClass;
-  /** Called on every change of status. */
+  /** Called on every change of status, and when the connection changes hands between tabs. */
   onStatus?: (status: Status, detail: StatusDetail) => void;
   /** Called when messages were dropped before they reached you (the next message has `gap: true`). */
   onGap?: (info: GapInfo) => void;
   /** Called with what a callback threw. @defaultValue `console.error` */
   onError?: (error: unknown) => void;
+  /**
+   * Share one connection with this origin's other tabs (BroadcastChannel and Web Locks), where
+   * the browser has both. Only `batch` subscriptions to channels without their own `fetch`
+   * share; see docs/client.md. @defaultValue true
+   */
+  shared?: boolean;
 }
 
 /** A running subscription. */
@@ -129,6 +143,8 @@ export interface Subscription {
   readonly position: string | null;
   readonly status: Status;
   readonly transport: Transport;
+  /** Who holds its connection now. */
+  readonly role: Role;
 }
 
 /** `subscribe(target, onMessage, options)`: calls `onMessage` for every message, in publish order. */

@@ -93,7 +93,7 @@ var Holdpush = (() => {
   function openConnection(settings, events) {
     const { wanted, transport, token, events: eventNames } = settings;
     const backoff = createBackoff(settings.backoff.min, settings.backoff.max);
-    const channels = wanted.channels;
+    let channels = wanted.channels;
     let position = settings.position;
     let stopped = false;
     let lastStatus = null;
@@ -103,6 +103,7 @@ var Holdpush = (() => {
     let settleTimer = null;
     let source = null;
     let sourceEverOpen = false;
+    let generation = 0;
     function single() {
       return channels !== null && channels.length === 1 ? channels[0] : null;
     }
@@ -175,10 +176,11 @@ var Holdpush = (() => {
     function readText(res) {
       return res.text().then(null, () => "");
     }
-    function handle(res) {
+    function handle(res, mine) {
       const status = res.status;
       if (status === 200) {
         return res.text().then((text) => {
+          if (mine !== generation) return 0;
           if (transport === "batch") handleBatch(text);
           else handleOne(res, text);
           backoff.reset();
@@ -188,7 +190,7 @@ var Holdpush = (() => {
       if (status === 204 || status === 408) {
         const head = etagToken(res.headers.get("Etag"));
         return readText(res).then(() => {
-          if (head && !position) hand({ messages: [], to: head, gap: null });
+          if (mine === generation && head && !position) hand({ messages: [], to: head, gap: null });
           backoff.reset();
           return 0;
         });
@@ -257,6 +259,7 @@ var Holdpush = (() => {
     function poll() {
       if (stopped) return Promise.resolve();
       const ac = new AbortController();
+      const mine = generation;
       controller = ac;
       if (lastStatus !== "open") {
         settleTimer = setTimeout(() => {
@@ -268,11 +271,13 @@ var Holdpush = (() => {
       return Promise.resolve().then(() => fetchFn(url(false), { method: "GET", headers: requestHeaders(), cache: "no-store", signal: ac.signal })).then((res) => {
         clearSettle();
         if (stopped) return -1;
+        if (mine !== generation) return 0;
         if (res.status === 200 || res.status === 204 || res.status === 408) setStatus("open");
-        return handle(res);
+        return handle(res, mine);
       }).then(null, (error) => {
         clearSettle();
         if (stopped) return -1;
+        if (mine !== generation) return 0;
         const delay = backoff.next(null);
         const text = error instanceof Error ? error.message : String(error);
         setStatus("reconnecting", { delay, error: "network", message: text.slice(0, 200) });
@@ -355,8 +360,28 @@ var Holdpush = (() => {
         if (stopped) return;
         stopped = true;
         release();
+      },
+      retarget(list) {
+        if (stopped || transport !== "batch" || wanted.uid !== null) return;
+        channels = list.slice();
+        generation++;
+        if (controller) {
+          controller.abort();
+          controller = null;
+        }
       }
     };
+  }
+
+  // client/alone.ts
+  function runAlone(settings, sink) {
+    return openConnection(settings, {
+      received: (batch) => sink.receive(batch),
+      status: (status, detail) => {
+        if (status === "stopped") sink.end({ ...detail, role: "alone" });
+        else sink.setStatus(status, { ...detail, role: "alone" });
+      }
+    });
   }
 
   // client/options.ts
@@ -375,7 +400,8 @@ var Holdpush = (() => {
     "EventSource",
     "onStatus",
     "onGap",
-    "onError"
+    "onError",
+    "shared"
   ]);
   function typeError(message) {
     return new TypeError(`Holdpush.subscribe: ${message}`);
@@ -443,6 +469,7 @@ var Holdpush = (() => {
       for (const key of Object.keys(opts.headers)) headers[key] = String(opts.headers[key]);
     }
     if (opts.events != null && !Array.isArray(opts.events)) throw typeError("options.events must be an array of event names");
+    if (opts.shared != null && typeof opts.shared !== "boolean") throw typeError("options.shared must be true or false");
     return {
       settings: {
         wanted,
@@ -461,12 +488,512 @@ var Holdpush = (() => {
         onStatus: fn(opts.onStatus, "onStatus"),
         onGap: fn(opts.onGap, "onGap"),
         onError: fn(opts.onError, "onError")
+      },
+      shared: opts.shared !== false && transport === "batch" && wanted.uid === null && opts.fetch == null
+    };
+  }
+
+  // client/share/log.ts
+  function samePosition(a, b) {
+    if (a === null || b === null) return a === b;
+    return a.replace(/^\d{1,12}:/, "") === b.replace(/^\d{1,12}:/, "");
+  }
+  function continuation(batch, position) {
+    if (samePosition(batch.from, position)) return batch.messages;
+    if (position === null) return null;
+    for (let i = 0; i < batch.messages.length; i++) {
+      const id = batch.messages[i].id;
+      if (id !== null && samePosition(id, position)) return batch.messages.slice(i + 1);
+    }
+    return samePosition(batch.to, position) ? [] : null;
+  }
+  function createStreamLog(maxMessages = 2e3, maxBatches = 500) {
+    let batches = [];
+    let held = 0;
+    let anchored;
+    function head() {
+      const last = batches[batches.length - 1];
+      return last === void 0 ? anchored : last.to;
+    }
+    function locate(position) {
+      for (let i = 0; i < batches.length; i++) {
+        const batch = batches[i];
+        if (samePosition(batch.from, position)) return { batch: i, skip: 0 };
+        if (position === null) continue;
+        for (let j = 0; j < batch.messages.length; j++) {
+          const id = batch.messages[j].id;
+          if (id !== null && samePosition(id, position)) return j + 1 < batch.messages.length ? { batch: i, skip: j + 1 } : { batch: i + 1, skip: 0 };
+        }
+        if (samePosition(batch.to, position)) return { batch: i + 1, skip: 0 };
+      }
+      return null;
+    }
+    return {
+      get head() {
+        return head();
+      },
+      get channels() {
+        var _a, _b;
+        return (_b = (_a = batches[batches.length - 1]) == null ? void 0 : _a.channels) != null ? _b : [];
+      },
+      add(batch) {
+        const end = head();
+        if (end === void 0 || !samePosition(batch.from, end)) {
+          batches = [];
+          held = 0;
+        }
+        anchored = void 0;
+        batches.push(batch);
+        held += batch.messages.length;
+        while (batches.length > 1 && (held > maxMessages || batches.length > maxBatches)) {
+          held -= batches.shift().messages.length;
+        }
+      },
+      anchor(position) {
+        if (head() === void 0) anchored = position;
+      },
+      after(position, channels) {
+        const end = head();
+        if (end !== void 0 && samePosition(end, position)) return [];
+        const at = locate(position);
+        if (at === null) return null;
+        const wanted = new Set(channels);
+        const out = [];
+        for (let i = at.batch; i < batches.length; i++) {
+          const batch = batches[i];
+          for (const channel of wanted) if (!batch.channels.includes(channel)) return null;
+          const messages = i === at.batch ? batch.messages.slice(at.skip) : batch.messages;
+          for (const message of messages) if (message.channel !== null && wanted.has(message.channel)) out.push(message);
+        }
+        return out;
+      }
+    };
+  }
+
+  // client/share/leader.ts
+  var RESERVE_MS = 2e3;
+  var PRUNE_MS = 5e3;
+  function createLeader(context) {
+    const { tab, settings, log } = context;
+    const entries = /* @__PURE__ */ new Map();
+    let position = log.head;
+    let stream = null;
+    let asked = [];
+    let status = "connecting";
+    let detail = {};
+    let reserved = log.channels;
+    let reserveTimer = null;
+    let lastPrune = Date.now();
+    let stopped = false;
+    function union() {
+      const own = /* @__PURE__ */ new Set();
+      for (const entry of entries.values()) for (const channel of entry.channels) own.add(channel);
+      const all = new Set(own);
+      for (const channel of reserved) all.add(channel);
+      return [...all.size <= MAX_CHANNELS ? all : own].sort();
+    }
+    function retarget() {
+      if (stopped) return;
+      const list = union();
+      if (stream !== null && list.join(",") === asked.join(",")) return;
+      asked = list;
+      if (list.length === 0 || position === void 0) {
+        stream == null ? void 0 : stream.stop();
+        stream = null;
+      } else if (stream !== null) {
+        stream.retarget(list);
+      } else {
+        stream = openConnection(
+          { ...settings, wanted: { uid: null, channels: list }, transport: "batch", position },
+          { received: answered, status: streamStatus }
+        );
+      }
+    }
+    function answered(received) {
+      const from = position != null ? position : null;
+      if (received.to !== null) position = received.to;
+      context.emit({ t: "batch", tab, batch: { from, to: position != null ? position : null, channels: asked, messages: received.messages }, gap: received.gap });
+      for (const entry of [...entries.values()]) splice(entry);
+      prune();
+    }
+    function allAlike() {
+      const key = asked.join(",");
+      for (const entry of entries.values()) if ([...entry.channels].sort().join(",") !== key) return false;
+      return true;
+    }
+    function streamStatus(next, said) {
+      var _a;
+      if (next !== "stopped") {
+        status = next;
+        detail = said;
+        context.emit({ t: "status", tab, status, detail });
+        return;
+      }
+      stream = null;
+      if (said.reason === "gone" && !allAlike()) {
+        context.emit({ t: "status", tab, status: "reconnecting", detail: { ...said, delay: 0 } });
+        retarget();
+        return;
+      }
+      const alike = allAlike();
+      const ended = [...entries.values()].sort((x, y) => Number(x.tab === tab) - Number(y.tab === tab));
+      for (const entry of ended) (_a = entry.catchup) == null ? void 0 : _a.stop();
+      entries.clear();
+      for (const entry of ended) {
+        if (alike) context.emit({ t: "stopped", tab, member: entry.member, detail: said });
+        else context.emit({ t: "alone", tab, member: entry.member });
+      }
+    }
+    function joined(entry, replay) {
+      context.emit({ t: "joined", tab, member: entry.member, seq: entry.seq, at: position != null ? position : null, replay, status, detail });
+    }
+    function splice(entry) {
+      if (entry.catchup === null || entries.get(entry.member) !== entry) return;
+      const replay = log.after(entry.at, entry.channels);
+      if (replay === null) return;
+      entry.catchup.stop();
+      entry.catchup = null;
+      joined(entry, replay);
+    }
+    function catchUp(entry, from) {
+      entry.at = from;
+      entry.catchup = openConnection(
+        { ...settings, wanted: { uid: null, channels: entry.channels }, transport: "batch", position: from },
+        {
+          received(received) {
+            if (received.to !== null) entry.at = received.to;
+            context.emit({ t: "catchup", tab, member: entry.member, seq: entry.seq, messages: received.messages, to: received.to, gap: received.gap });
+            splice(entry);
+          },
+          status(next, said) {
+            if (next !== "stopped" || entries.get(entry.member) !== entry) return;
+            entry.catchup = null;
+            entries.delete(entry.member);
+            context.emit({ t: "stopped", tab, member: entry.member, detail: said });
+            retarget();
+          }
+        }
+      );
+    }
+    function drop(member) {
+      var _a;
+      const entry = entries.get(member);
+      if (entry === void 0) return;
+      (_a = entry.catchup) == null ? void 0 : _a.stop();
+      entries.delete(member);
+    }
+    function prune() {
+      if (Date.now() - lastPrune < PRUNE_MS) return;
+      lastPrune = Date.now();
+      void context.liveTabs().then((live) => {
+        if (stopped || live === null) return;
+        let changed = false;
+        for (const entry of [...entries.values()]) {
+          if (entry.tab !== tab && !live.has(entry.tab)) {
+            drop(entry.member);
+            changed = true;
+          }
+        }
+        if (changed) retarget();
+      });
+    }
+    if (reserved.length > 0) {
+      reserveTimer = setTimeout(() => {
+        reserveTimer = null;
+        reserved = [];
+        retarget();
+      }, RESERVE_MS);
+    }
+    return {
+      join(join) {
+        if (stopped) return;
+        drop(join.member);
+        const channels = [...new Set(join.channels)];
+        const own = /* @__PURE__ */ new Set();
+        for (const entry2 of entries.values()) for (const channel of entry2.channels) own.add(channel);
+        for (const channel of channels) own.add(channel);
+        if (own.size > MAX_CHANNELS) {
+          context.emit({ t: "alone", tab, member: join.member });
+          return;
+        }
+        const entry = { member: join.member, tab: join.tab, seq: join.seq, channels, catchup: null, at: null };
+        entries.set(join.member, entry);
+        if (position === void 0) position = join.position;
+        const replay = join.position === null || samePosition(join.position, position) ? [] : log.after(join.position, channels);
+        retarget();
+        if (entries.get(join.member) !== entry) return;
+        if (replay !== null) joined(entry, replay);
+        else catchUp(entry, join.position);
+      },
+      leave(member) {
+        if (!entries.has(member)) return;
+        drop(member);
+        retarget();
+      },
+      stop() {
+        var _a;
+        if (stopped) return;
+        stopped = true;
+        if (reserveTimer !== null) clearTimeout(reserveTimer);
+        stream == null ? void 0 : stream.stop();
+        stream = null;
+        for (const entry of entries.values()) (_a = entry.catchup) == null ? void 0 : _a.stop();
+        entries.clear();
+      }
+    };
+  }
+
+  // client/share/hub.ts
+  var counter = 0;
+  function newId() {
+    const bytes = new Uint8Array(8);
+    const crypto = globalThis.crypto;
+    if (crypto == null ? void 0 : crypto.getRandomValues) crypto.getRandomValues(bytes);
+    else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+    return `${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}-${(counter++).toString(36)}`;
+  }
+  function createHub(name, settings, environment, onClose) {
+    var _a, _b, _c, _d;
+    const tab = newId();
+    const tabLock = `${name} tab ${tab}`;
+    const channel = new environment.BroadcastChannel(name);
+    const members = /* @__PURE__ */ new Map();
+    const log = createStreamLog();
+    let leaderTab = null;
+    let leader = null;
+    let ready = false;
+    let frozen = false;
+    let closed = false;
+    let releaseTab = null;
+    let releaseLead = null;
+    let asking = null;
+    function role() {
+      return leader !== null ? "leader" : "follower";
+    }
+    function post(message) {
+      try {
+        channel.postMessage(message);
+      } catch {
+      }
+    }
+    function emit(message) {
+      post(message);
+      handle(message);
+    }
+    function announce(member) {
+      member.seq++;
+      member.state = "waiting";
+      const join = { t: "join", tab, member: member.id, seq: member.seq, channels: member.channels, position: member.sink.position };
+      if (leader !== null) leader.join(join);
+      else post(join);
+    }
+    function announceAll() {
+      if (!ready || frozen) return;
+      for (const member of [...members.values()]) if (members.get(member.id) === member) announce(member);
+    }
+    function liveTabs() {
+      const prefix = `${name} tab `;
+      return environment.locks.query().then(
+        (snapshot) => {
+          var _a2;
+          return new Set(((_a2 = snapshot.held) != null ? _a2 : []).map((lock) => {
+            var _a3;
+            return (_a3 = lock.name) != null ? _a3 : "";
+          }).filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)));
+        },
+        () => null
+      );
+    }
+    function lead() {
+      leaderTab = tab;
+      leader = createLeader({ tab, settings, log, emit, liveTabs });
+      emit({ t: "lead", tab });
+      announceAll();
+    }
+    function askToLead() {
+      if (closed || frozen || !ready || asking !== null || leader !== null) return;
+      const ask = new AbortController();
+      asking = ask;
+      environment.locks.request(name, { signal: ask.signal }, () => {
+        if (asking === ask) asking = null;
+        if (closed || frozen) return void 0;
+        return new Promise((resolve2) => {
+          releaseLead = resolve2;
+          lead();
+        });
+      }).catch(() => {
+        if (asking === ask) asking = null;
+      });
+    }
+    function stepDown() {
+      if (asking !== null) {
+        asking.abort();
+        asking = null;
+      }
+      if (leader === null) return;
+      leader.stop();
+      leader = null;
+      leaderTab = null;
+      releaseLead == null ? void 0 : releaseLead();
+      releaseLead = null;
+    }
+    function close() {
+      var _a2, _b2, _c2, _d2;
+      if (closed) return;
+      closed = true;
+      stepDown();
+      releaseTab == null ? void 0 : releaseTab();
+      releaseTab = null;
+      channel.onmessage = null;
+      channel.close();
+      (_a2 = environment.window) == null ? void 0 : _a2.removeEventListener("pagehide", onPageHide);
+      (_b2 = environment.window) == null ? void 0 : _b2.removeEventListener("pageshow", onPageShow);
+      (_c2 = environment.document) == null ? void 0 : _c2.removeEventListener("freeze", onFreeze);
+      (_d2 = environment.document) == null ? void 0 : _d2.removeEventListener("resume", onResume);
+      onClose();
+    }
+    function forget(member) {
+      if (members.get(member.id) !== member) return;
+      members.delete(member.id);
+      leader == null ? void 0 : leader.leave(member.id);
+      if (members.size === 0) close();
+    }
+    function current(id, seq) {
+      const member = members.get(id);
+      return member !== void 0 && member.seq === seq ? member : void 0;
+    }
+    function handle(message) {
+      if (closed) return;
+      switch (message.t) {
+        case "join":
+          leader == null ? void 0 : leader.join(message);
+          return;
+        case "leave":
+          leader == null ? void 0 : leader.leave(message.member);
+          return;
+        case "lead":
+          if (message.tab === tab) return;
+          leaderTab = message.tab;
+          announceAll();
+          return;
+        case "alone": {
+          const member = members.get(message.member);
+          if (member === void 0) return;
+          forget(member);
+          member.goAlone();
+          return;
+        }
+        case "stopped": {
+          const member = members.get(message.member);
+          if (member === void 0) return;
+          const was = role();
+          forget(member);
+          member.sink.end({ ...message.detail, role: was });
+          return;
+        }
+        default:
+          break;
+      }
+      if (leaderTab === null && leader === null) leaderTab = message.tab;
+      if (message.tab !== leaderTab) return;
+      switch (message.t) {
+        case "batch": {
+          log.add(message.batch);
+          for (const member of [...members.values()]) {
+            if (member.state !== "synced" || members.get(member.id) !== member) continue;
+            const taken = continuation(message.batch, member.sink.position);
+            if (taken === null) {
+              announce(member);
+              continue;
+            }
+            const wanted = new Set(member.channels);
+            const mine = taken.filter((m) => m.channel !== null && wanted.has(m.channel));
+            const gap = message.gap !== null && taken === message.batch.messages ? message.gap : null;
+            const first = mine[0];
+            if (gap !== null && first !== void 0 && !first.gap) mine[0] = { ...first, gap: true };
+            member.sink.receive({ messages: mine, to: message.batch.to, gap });
+          }
+          return;
+        }
+        case "joined": {
+          const member = current(message.member, message.seq);
+          if (member === void 0) return;
+          log.anchor(message.at);
+          member.state = "synced";
+          member.sink.receive({ messages: message.replay, to: message.at, gap: null });
+          member.sink.setStatus(message.status, { ...message.detail, role: role() });
+          return;
+        }
+        case "catchup": {
+          const member = current(message.member, message.seq);
+          if (member === void 0) return;
+          member.state = "catchup";
+          member.sink.receive({ messages: message.messages, to: message.to, gap: message.gap });
+          return;
+        }
+        case "status":
+          for (const member of [...members.values()]) {
+            if (member.state !== "waiting") member.sink.setStatus(message.status, { ...message.detail, role: role() });
+          }
+          return;
+      }
+    }
+    function onFreeze() {
+      frozen = true;
+      stepDown();
+    }
+    function onResume() {
+      frozen = false;
+      askToLead();
+      announceAll();
+    }
+    function onPageHide(event) {
+      if (event.persisted) {
+        onFreeze();
+        return;
+      }
+      if (leader === null) for (const member of members.values()) post({ t: "leave", tab, member: member.id });
+    }
+    function onPageShow(event) {
+      if (event.persisted) onResume();
+    }
+    channel.onmessage = (event) => handle(event.data);
+    (_a = environment.window) == null ? void 0 : _a.addEventListener("pagehide", onPageHide);
+    (_b = environment.window) == null ? void 0 : _b.addEventListener("pageshow", onPageShow);
+    (_c = environment.document) == null ? void 0 : _c.addEventListener("freeze", onFreeze);
+    (_d = environment.document) == null ? void 0 : _d.addEventListener("resume", onResume);
+    environment.locks.request(tabLock, () => {
+      if (closed) return void 0;
+      return new Promise((resolve2) => {
+        releaseTab = resolve2;
+        ready = true;
+        askToLead();
+        announceAll();
+      });
+    }).catch(() => {
+      for (const member of [...members.values()]) {
+        forget(member);
+        member.goAlone();
+      }
+    });
+    return {
+      get role() {
+        return role();
+      },
+      add(member) {
+        members.set(member.id, member);
+        if (ready && !frozen) announce(member);
+      },
+      remove(member) {
+        if (members.get(member.id) !== member) return;
+        if (leader === null) post({ t: "leave", tab, member: member.id });
+        forget(member);
       }
     };
   }
 
   // client/sink.ts
-  function createSink(callbacks, position) {
+  function createSink(callbacks, position, role) {
     let status = null;
     let stopped = false;
     function report(error) {
@@ -487,8 +1014,9 @@ var Holdpush = (() => {
       }
     }
     function announce(next, detail) {
-      if (next === status && next !== "reconnecting") return;
+      if (next === status && detail.role === role && next !== "reconnecting") return;
       status = next;
+      role = detail.role;
       const { onStatus } = callbacks;
       if (onStatus) call(() => onStatus(next, detail));
     }
@@ -501,6 +1029,9 @@ var Holdpush = (() => {
       },
       get status() {
         return status != null ? status : "connecting";
+      },
+      get role() {
+        return role;
       },
       receive(batch) {
         if (stopped) return;
@@ -525,23 +1056,64 @@ var Holdpush = (() => {
     };
   }
 
-  // client/subscribe.ts
-  var subscribe = (target, onMessage, options) => {
-    const { settings, callbacks } = resolve(target, onMessage, options);
-    const sink = createSink(callbacks, settings.position);
-    let connection = null;
-    connection = openConnection(settings, {
-      received: (batch) => sink.receive(batch),
-      status: (status, detail) => {
-        if (status === "stopped") sink.end(detail);
-        else sink.setStatus(status, detail);
+  // client/shared.ts
+  var hubs = /* @__PURE__ */ new Map();
+  function sharing() {
+    var _a, _b, _c;
+    const g = globalThis;
+    if (typeof g.BroadcastChannel !== "function" || !((_a = g.navigator) == null ? void 0 : _a.locks) || typeof ((_b = g.location) == null ? void 0 : _b.href) !== "string") return null;
+    return {
+      BroadcastChannel: g.BroadcastChannel,
+      locks: g.navigator.locks,
+      window: typeof g.addEventListener === "function" ? globalThis : null,
+      document: (_c = g.document) != null ? _c : null
+    };
+  }
+  function groupName(settings, href) {
+    const headers = Object.keys(settings.headers).sort().map((key2) => [key2.toLowerCase(), settings.headers[key2]]);
+    const key = [new URL(settings.base, href).href, settings.token, headers, settings.backoff.min, settings.backoff.max];
+    return `holdpush ${JSON.stringify(key)}`;
+  }
+  function subscribeShared(settings, callbacks, environment) {
+    const name = groupName(settings, String(globalThis.location.href));
+    let hub = hubs.get(name);
+    if (hub === void 0) {
+      let created;
+      try {
+        created = createHub(name, { ...settings, position: null }, environment, () => {
+          if (hubs.get(name) === created) hubs.delete(name);
+        });
+      } catch {
+        return null;
       }
-    });
-    if (sink.stopped) connection.stop();
+      hub = created;
+      hubs.set(name, created);
+    }
+    const sink = createSink(callbacks, settings.position, "follower");
+    let alone = null;
+    let ended = false;
+    const channels = settings.wanted.channels;
+    const member = {
+      id: newId(),
+      channels,
+      sink,
+      seq: 0,
+      state: "waiting",
+      goAlone() {
+        if (ended || sink.stopped) return;
+        alone = runAlone({ ...settings, position: sink.position }, sink);
+      }
+    };
+    const home = hub;
+    sink.setStatus("connecting", { role: home.role });
+    home.add(member);
     return {
       stop() {
-        connection == null ? void 0 : connection.stop();
-        sink.end({ reason: "stopped" });
+        if (ended) return;
+        ended = true;
+        if (alone !== null) alone.stop();
+        else home.remove(member);
+        sink.end({ reason: "stopped", role: alone !== null ? "alone" : home.role });
       },
       get position() {
         return sink.position;
@@ -551,6 +1123,39 @@ var Holdpush = (() => {
       },
       get transport() {
         return settings.transport;
+      },
+      get role() {
+        return alone !== null ? "alone" : sink.stopped ? sink.role : home.role;
+      }
+    };
+  }
+
+  // client/subscribe.ts
+  var subscribe = (target, onMessage, options) => {
+    const { settings, callbacks, shared } = resolve(target, onMessage, options);
+    const environment = shared ? sharing() : null;
+    const together = environment !== null ? subscribeShared(settings, callbacks, environment) : null;
+    if (together !== null) return together;
+    const sink = createSink(callbacks, settings.position, "alone");
+    let connection = null;
+    connection = runAlone(settings, sink);
+    if (sink.stopped) connection.stop();
+    return {
+      stop() {
+        connection == null ? void 0 : connection.stop();
+        sink.end({ reason: "stopped", role: "alone" });
+      },
+      get position() {
+        return sink.position;
+      },
+      get status() {
+        return sink.status;
+      },
+      get transport() {
+        return settings.transport;
+      },
+      get role() {
+        return sink.role;
       }
     };
   };
