@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Child, runCli, startCli } from './support/f2-cli';
 import { freePort, request } from './support/http';
+import { type Child, runCli, startCli } from './support/servers';
 
 const T = { timeout: 10_000 };
 const LOCAL = ['--host', '127.0.0.1'];
@@ -159,8 +159,8 @@ test('SIGTERM with a held long-poll: 503 with Retry-After: 1, exit 0 within the 
 test('SIGTERM with an open EventSource stream ends it and exits 0', T, async (t) => {
   const child = started(t, ['--port', '0', ...LOCAL, '--log', 'off', '--shutdown-timeout', '3']);
   const port = await child.listening;
-  const { openStream } = await import('./support/f2-sse');
-  const stream = await openStream(`http://127.0.0.1:${port}/sub/live`);
+  const { openEventStream } = await import('./support/sse');
+  const stream = await openEventStream(`http://127.0.0.1:${port}/sub/live`);
   t.after(() => stream.close());
   await stream.waitFor((text) => text.length > 0);
   const signalled = Date.now();

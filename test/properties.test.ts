@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { createAddressSet, parseAddressRule } from '../lib/address';
 import { createMemoryStore } from '../lib/memory-store';
 import { MAX_CHANNELS_PER_SUBSCRIPTION, isValidName, parseChannelList, parsePosition } from '../lib/names';
-import { NAME_CHARS, NASTY_CHARS, type Rng, TOKEN_CHARS, createRng, runSeed } from './support/fuzz-rng';
+import { NAME_CHARS, NASTY_CHARS, type Rng, TOKEN_CHARS, createRng, runSeed } from './support/rng';
 
 const SEED = runSeed();
 const ROUNDS = Number(process.env.PROPERTY_ROUNDS ?? 20_000);

@@ -4,8 +4,8 @@ import { describe, test } from 'node:test';
 import { createAddressSet, parseAddressRule, unmapAddress } from '../lib/address';
 import { signJwt, verifyJwt } from '../lib/jwt';
 import { isValidName, parseChannelList, parsePosition } from '../lib/names';
-import { errorOf, pub, requestPath, serve } from './support/f2-helpers';
-import { held, multipart, request } from './support/http';
+import { errorOf, multipart, pub, request, requestPath } from './support/http';
+import { held, serve } from './support/servers';
 
 const T = { timeout: 10_000 };
 const JSON_TYPE = 'application/json; charset=utf-8';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Running, held, multipart, request, startServer } from './support/http';
+import { multipart, request } from './support/http';
+import { type Running, held, startServer } from './support/servers';
 
 describe('the original demo: GET /?uid= and POST /send', () => {
   let server: Running;
