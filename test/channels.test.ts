@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { mockNow } from './support/clock';
 import { errorOf, pub, request, requestPath, tokenOf } from './support/http';
 import { held, publishMany, serve } from './support/servers';
 import { openEventStream } from './support/sse';
@@ -419,12 +420,33 @@ describe('GET /sub long-poll', () => {
     });
 
     test('the timeout has at most 10% jitter below it', T, async (t) => {
-      const s = await serve(t, { holdTimeout: 0.3 });
-      const started = Date.now();
-      const replies = await Promise.all([1, 2, 3, 4].map(() => request(`${s.url}/sub/quiet`)));
-      const elapsed = Date.now() - started;
-      for (const reply of replies) assert.equal(reply.status, 408);
-      assert.ok(elapsed >= 260 && elapsed < 2000, `answered after ${elapsed} ms`);
+      // The server reads a clock this test moves, and a Math.random it sets; its deadline
+      // timer runs for real (every 50 ms for a 1 s hold). Start on a whole second, so that
+      // the 50 ms slots fall on round times: a hold from `zero` is due at zero + 900..1000.
+      const zero = Math.ceil(Date.now() / 1000) * 1000 + 1000;
+      const advance = mockNow(t, zero - 500);
+      let roll = 0;
+      t.mock.method(Math, 'random', () => roll);
+      const s = await serve(t, { holdTimeout: 1 });
+      // A marker held half a hold earlier: its 408 (due at zero + 500) shows a sweep has run.
+      const marker = request(`${s.url}/sub/quiet`);
+      await held(s, 1);
+      advance(500);
+      roll = 0.999; // the most jitter: due at zero + 900.1
+      const most = request(`${s.url}/sub/quiet`);
+      await held(s, 2);
+      roll = 0; // none: due at zero + 1000
+      const none = request(`${s.url}/sub/quiet`);
+      await held(s, 3);
+      advance(899);
+      assert.equal((await marker).status, 408);
+      assert.equal(s.holdpush.stats().held.total, 2, 'a long-poll answered before 90% of its hold');
+      advance(51);
+      await waitFor(() => s.holdpush.stats().held.total === 1, 2000, 'the long-poll with the most jitter answered at 95% of its hold');
+      assert.equal((await most).status, 408);
+      advance(50);
+      assert.equal((await none).status, 408);
+      assert.equal(s.holdpush.stats().held.total, 0);
     });
   });
 

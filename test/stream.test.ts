@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { mockIntervals } from './support/clock';
 import { request } from './support/http';
 import { held, publishMany, serve } from './support/servers';
 import { openEventStream, parseEvents } from './support/sse';
@@ -122,18 +123,30 @@ test('a multiplexed stream interleaves channels in publish order', T, async (t) 
   assert.deepEqual(stream.messages().map((e) => e.data), ['b0', 'a0', 'a1', 'b1']);
 });
 
-test('keepalive comments every --keepalive', T, async (t) => {
-  const s = await serve(t, { keepalive: 0.1 });
+test('keepalive comments every --keepalive, not sooner, not later', T, async (t) => {
+  // The server's intervals run on a mocked clock that only this test moves (messages and
+  // sockets do not need it), so it sees exactly when each comment goes out.
+  mockIntervals(t);
+  const s = await serve(t, { keepalive: 5 });
   const stream = await openEventStream(`${s.url}/sub/quiet`);
   t.after(() => stream.close());
   await stream.waitFor((text) => text.length > 0);
+  await held(s, 1);
   const opening = stream.events().length;
-  await stream.waitFor(() => stream.events().length >= opening + 3, 3000, 'three keepalives');
-  for (const event of stream.events().slice(opening)) {
-    assert.equal(event.data, undefined);
-    assert.equal(event.comments.length, 1);
+  const keepalives = () => stream.events().slice(opening).filter((event) => event.data === undefined).length;
+  for (let round = 1; round <= 3; round++) {
+    t.mock.timers.tick(4999);
+    // A message marks a point in the stream: whatever was written before it has arrived with it.
+    await s.holdpush.publish('quiet', `mark ${round}`);
+    await stream.waitFor((text) => text.endsWith(`data: mark ${round}\n\n`));
+    assert.equal(keepalives(), round - 1, `a keepalive before ${5 * round} s`);
+    t.mock.timers.tick(1);
+    await stream.waitFor(() => keepalives() === round, 2000, `keepalive ${round} at ${5 * round} s`);
   }
-  assert.equal(stream.messages().length, 0);
+  for (const event of stream.events().slice(opening)) {
+    if (event.data === undefined) assert.deepEqual(event, { comments: [''] });
+  }
+  assert.deepEqual(stream.messages().map((event) => event.data), ['mark 1', 'mark 2', 'mark 3']);
 });
 
 test('gap: event gap with the position sent and the oldest id still held, before the replay', T, async (t) => {
