@@ -28,21 +28,67 @@ test('flags, --flag=value, environment twins and PORT', () => {
   assert.equal(c.port, 9000);
   assert.equal(config([], { HOLDPUSH_PORT: '1234', PORT: '9000' }).port, 1234);
   assert.equal(config(['--workers', '0']).workers, 0);
+  const twins = config([], { HOLDPUSH_HOST: '127.0.0.1', HOLDPUSH_CORS_ORIGIN: 'https://app.example', HOLDPUSH_FIRST_MESSAGE: 'newest' });
+  assert.deepEqual([twins.host, twins.corsOrigin, twins.firstMessage], ['127.0.0.1', 'https://app.example', 'newest']);
 });
 
 test('anything unknown or bad is a ConfigError with one line', () => {
-  for (const argv of [['--nope', '1'], ['--hold-timeout', 'abc'], ['--hold-timeout', '-1'], ['--buffer', '1.5'], ['--buffer', '0'], ['--port', '70000'], ['--first-message', 'middle'], ['--log', 'loud'], ['--hold-timeout'], ['stray'], ['--publish-allow', ','], ['--publish-token', '']]) {
-    assert.throws(() => parseCli(argv, {}), (error: unknown) => error instanceof ConfigError && !error.message.includes('\n'), argv.join(' '));
+  const oneLine = (error: unknown) => error instanceof ConfigError && error.message !== '' && !error.message.includes('\n');
+  for (const argv of [
+    ['--nope', '1'],
+    ['stray'],
+    ['8080'],
+    ['--hold-timeout', 'abc'],
+    ['--hold-timeout', '-1'],
+    ['--hold-timeout=-1'],
+    ['--hold-timeout', '0'],
+    ['--buffer', '1.5'],
+    ['--buffer', '0'],
+    ['--port', '70000'],
+    ['--first-message', 'middle'],
+    ['--log', 'loud'],
+    ['--hold-timeout'],
+    ['--port'],
+    ['--publish-allow', ','],
+    ['--publish-token', ''],
+  ]) {
+    assert.throws(() => parseCli(argv, {}), oneLine, argv.join(' '));
   }
-  assert.throws(() => parseCli([], { HOLDPUSH_KEEPALIVE: 'soon' }), ConfigError);
+  for (const env of [{ HOLDPUSH_KEEPALIVE: 'soon' }, { HOLDPUSH_HOLD_TIMEOUT: 'soon' }, { PORT: 'eighty' }]) {
+    assert.throws(() => parseCli([], env), oneLine, JSON.stringify(env));
+  }
 });
 
-test('--help lists every flag with its default', () => {
+test('--help and -h; the help lists every flag of PROTOCOL.md with its default, and the environment', () => {
   assert.deepEqual(parseCli(['--help'], {}), { help: true });
-  const help = helpText();
-  for (const flag of ['port', 'host', 'hold-timeout', 'keepalive', 'buffer', 'message-ttl', 'max-message', 'max-subscribers', 'max-channels', 'first-message', 'publish-token', 'subscribe-secret', 'cors-origin', 'publish-allow', 'shutdown-timeout', 'workers', 'redis', 'log']) {
-    assert.match(help, new RegExp(`--${flag} `));
+  assert.deepEqual(parseCli(['-h'], {}), { help: true });
+  const defaults: Record<string, string> = {
+    port: '8888',
+    host: '0.0.0.0',
+    'hold-timeout': '30',
+    keepalive: '15',
+    buffer: '1000',
+    'message-ttl': '3600',
+    'max-message': '65536',
+    'max-subscribers': '100000',
+    'max-channels': '100000',
+    'first-message': 'oldest',
+    'publish-token': 'none',
+    'subscribe-secret': 'none',
+    'cors-origin': '*',
+    'publish-allow': '127.0.0.0/8,::1',
+    'shutdown-timeout': '5',
+    workers: '1',
+    redis: 'none',
+    log: 'text',
+  };
+  const lines = helpText().split('\n');
+  for (const [flag, value] of Object.entries(defaults)) {
+    const line = lines.find((l) => l.trimStart().startsWith(`--${flag} `));
+    assert.ok(line !== undefined, `--${flag} is listed`);
+    assert.ok(line.includes(`(default: ${value})`), `--${flag} shows its default ${value}: ${line}`);
   }
-  assert.match(help, /default: 127\.0\.0\.0\/8,::1/);
+  assert.match(helpText(), /HOLDPUSH_HOLD_TIMEOUT/);
+  assert.match(helpText(), /\bPORT\b/);
   assert.equal(cliDefaults.port, 8888);
 });
