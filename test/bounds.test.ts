@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createHoldpushServer } from '../lib/index';
 import { type Outcome, judge, sendRaw } from './support/fuzz-http';
 import { type Reply, multipart, request } from './support/http';
-import { type Running, held, startServer } from './support/servers';
+import { type Running, held, startServer, suiteServer } from './support/servers';
 import { openEventStream } from './support/sse';
 import { waitFor } from './support/wait';
 
@@ -37,11 +37,7 @@ function holdOpen(url: string, headers: Record<string, string> = {}): { done: Pr
 }
 
 describe('--max-subscribers', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ maxSubscribers: 2, holdTimeout: 10 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ maxSubscribers: 2, holdTimeout: 10 });
 
   test('one more held request than the limit gets 503 with Retry-After and a JSON body; a slot frees when a client leaves', async () => {
     const poll = holdOpen(`${server.url}/sub/full`);
@@ -68,11 +64,7 @@ describe('--max-subscribers', () => {
 });
 
 describe('--max-channels', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ maxChannels: 2, holdTimeout: 10, messageTtl: 0.3 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ maxChannels: 2, holdTimeout: 10, messageTtl: 0.3 });
 
   test('a subscription or a publish that would make one channel too many gets 503 with Retry-After and a JSON body', async () => {
     const a = holdOpen(`${server.url}/sub/a`);
@@ -107,11 +99,7 @@ describe('--max-channels', () => {
 });
 
 describe('channels per subscription', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ holdTimeout: 10 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ holdTimeout: 10 });
 
   test('16 channels are one subscription; 17 get 400 and touch nothing', async () => {
     const names = Array.from({ length: 17 }, (_, i) => `ch${i}`);
@@ -153,11 +141,7 @@ describe('channels per subscription', () => {
 });
 
 describe('body size limits', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ maxMessage: 1024 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ maxMessage: 1024 });
 
   test('/pub takes exactly --max-message bytes and refuses one more with a JSON 413', async () => {
     const fits = await request(`${server.url}/pub/big`, { method: 'POST', body: Buffer.alloc(1024, 97) });
@@ -234,16 +218,12 @@ describe('body size limits', () => {
 });
 
 describe('what node:http refuses is answered in JSON too', () => {
-  let server: Running;
-  before(async () => {
-    const tune = (s: Running['server']) => {
-      s.headersTimeout = 1000;
-      s.requestTimeout = 1000;
-      s.keepAliveTimeout = 300;
-    };
-    server = await startServer({ holdTimeout: 1.2 }, { tune });
-  });
-  after(() => server.close());
+  const shortTimeouts = (s: Running['server']) => {
+    s.headersTimeout = 1000;
+    s.requestTimeout = 1000;
+    s.keepAliveTimeout = 300;
+  };
+  const server = suiteServer({ holdTimeout: 1.2 }, { prepare: shortTimeouts });
 
   test('the defaults: headers within 10 s, a request within 30 s, idle keep-alive for 65 s, checked every second', async () => {
     const made = createHoldpushServer({ log: 'off' });
@@ -335,11 +315,7 @@ describe('what node:http refuses is answered in JSON too', () => {
 });
 
 describe('channels with no messages and no subscribers are forgotten', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ holdTimeout: 0.3, messageTtl: 0.3 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ holdTimeout: 0.3, messageTtl: 0.3 });
 
   const channels = () => server.holdpush.stats().channels;
 

@@ -32,12 +32,12 @@ interface Target extends FuzzTarget, Running {
 async function startTarget(name: string, options: CreateHoldpushOptions & { log: 'text' | 'json' }): Promise<Target> {
   const lines: string[] = [];
   // Short enough for a test, the same mechanism as the defaults (10 s, 30 s, 65 s).
-  const tune = (server: Server) => {
+  const shortTimeouts = (server: Server) => {
     server.headersTimeout = 1000;
     server.requestTimeout = 2000;
     server.keepAliveTimeout = 1000;
   };
-  const running = await startServer({ ...options, logWrite: (line) => lines.push(line) }, { tune });
+  const running = await startServer({ ...options, logWrite: (line) => lines.push(line) }, { prepare: shortTimeouts });
   return { ...running, name, lines, prefix: options.prefix ?? '', maxMessage: options.maxMessage ?? 65536, publishToken: options.publishToken, subscribeSecret: options.subscribeSecret };
 }
 

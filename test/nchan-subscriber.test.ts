@@ -26,10 +26,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { type CreateHoldpushOptions, type Holdpush, createHoldpushServer } from '../lib/index';
+import type { CreateHoldpushOptions, Holdpush } from '../lib/index';
 import { setTimeout as pause } from 'node:timers/promises';
 import { type BrowserSession, browserSkip, launchBrowser, withTabs } from './support/browser';
 import { request } from './support/http';
+import { startServer } from './support/servers';
 import { eventually, waitFor } from './support/wait';
 
 const skip = browserSkip();
@@ -67,9 +68,8 @@ async function stopServer(server: Server): Promise<void> {
 
 /** A holdpush server that writes down every request it gets and what it answered. */
 async function startRecorded(options: CreateHoldpushOptions): Promise<Recorded> {
-  const { server, holdpush } = createHoldpushServer({ log: 'off', ...options });
   const seen: Seen[] = [];
-  server.prependListener('request', (req, res) => {
+  const record = (server: Server) => server.prependListener('request', (req, res) => {
     const entry: Seen = { at: Date.now(), method: req.method ?? '', url: req.url ?? '', headers: req.headers, status: 0, responseHeaders: {} };
     seen.push(entry);
     // Headers given to writeHead as a list never reach getHeaders(): note them on the way.
@@ -85,17 +85,8 @@ async function startRecorded(options: CreateHoldpushOptions): Promise<Recorded> 
       Object.assign(entry.responseHeaders, res.getHeaders());
     });
   });
-  const url = await listen(server);
-  return {
-    url,
-    holdpush,
-    seen,
-    drop: () => server.closeAllConnections(),
-    async close() {
-      await holdpush.close();
-      await stopServer(server);
-    },
-  };
+  const running = await startServer(options, { prepare: record });
+  return { url: running.url, holdpush: running.holdpush, seen, drop: () => running.server.closeAllConnections(), close: running.close };
 }
 
 /** The second origin: a page that loads NchanSubscriber.js, nothing else. */

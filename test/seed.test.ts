@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { multipart, request } from './support/http';
-import { type Running, held, startServer } from './support/servers';
+import { held, startServer, suiteServer } from './support/servers';
 
 describe('the original demo: GET /?uid= and POST /send', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ holdTimeout: 0.3 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ holdTimeout: 0.3 });
 
   test('a held uid gets a multipart form post, with its headers', async () => {
     const waiting = request(`${server.url}/?uid=1252473`);

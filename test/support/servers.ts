@@ -3,7 +3,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { type TestContext, after, before } from 'node:test';
 import { type CreateHoldpushOptions, type Holdpush, type HoldpushServer, createHoldpushServer } from '../../lib/index';
 import { waitFor } from './wait';
 
@@ -20,8 +20,8 @@ export interface Running {
 export interface ListenOptions {
   /** A port of its own choosing (a restart on the same port); 0 by default. */
   port?: number;
-  /** Set node:http's settings (timeouts) before it listens. */
-  tune?: (server: HoldpushServer['server']) => void;
+  /** What to do to the node:http server before it listens: its timeouts, a listener of the test's own. */
+  prepare?: (server: HoldpushServer['server']) => void;
 }
 
 /**
@@ -30,7 +30,7 @@ export interface ListenOptions {
  */
 export async function startServer(options: CreateHoldpushOptions = {}, listen: ListenOptions = {}): Promise<Running> {
   const { server, holdpush } = createHoldpushServer({ log: 'off', ...options });
-  listen.tune?.(server);
+  listen.prepare?.(server);
   const port = listen.port ?? 0;
   const tryListen = () =>
     new Promise<boolean>((resolve, reject) => {
@@ -66,6 +66,37 @@ export async function serve(t: TestContext, options: CreateHoldpushOptions = {})
   const running = await startServer(options);
   t.after(() => running.close());
   return running;
+}
+
+/**
+ * The server of the enclosing describe's tests: started before the first, closed after the
+ * last. What it returns reads through to that server, so tests use it as a Running.
+ */
+export function suiteServer(options: CreateHoldpushOptions = {}, listen: ListenOptions = {}): Running {
+  let running: Running | undefined;
+  before(async () => {
+    running = await startServer(options, listen);
+  });
+  after(() => running?.close());
+  const current = (): Running => {
+    if (running === undefined) throw new Error('the suite server starts before the first test');
+    return running;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get port() {
+      return current().port;
+    },
+    get holdpush() {
+      return current().holdpush;
+    },
+    get server() {
+      return current().server;
+    },
+    close: () => current().close(),
+  };
 }
 
 /** Waits until the server holds `count` subscribers. */
