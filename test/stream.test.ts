@@ -124,9 +124,9 @@ test('a multiplexed stream interleaves channels in publish order', T, async (t) 
 });
 
 test('keepalive comments every --keepalive, not sooner, not later', T, async (t) => {
-  // The server's intervals run on a mocked clock that only this test moves (messages and
-  // sockets do not need it), so it sees exactly when each comment goes out.
-  mockIntervals(t);
+  // The server's intervals run on a clock that only this test moves (messages and sockets
+  // do not need it), so it sees exactly when each comment goes out.
+  const clock = mockIntervals(t);
   const s = await serve(t, { keepalive: 5 });
   const stream = await openEventStream(`${s.url}/sub/quiet`);
   t.after(() => stream.close());
@@ -135,12 +135,12 @@ test('keepalive comments every --keepalive, not sooner, not later', T, async (t)
   const opening = stream.events().length;
   const keepalives = () => stream.events().slice(opening).filter((event) => event.data === undefined).length;
   for (let round = 1; round <= 3; round++) {
-    t.mock.timers.tick(4999);
+    clock.tick(4999);
     // A message marks a point in the stream: whatever was written before it has arrived with it.
     await s.holdpush.publish('quiet', `mark ${round}`);
     await stream.waitFor((text) => text.endsWith(`data: mark ${round}\n\n`));
     assert.equal(keepalives(), round - 1, `a keepalive before ${5 * round} s`);
-    t.mock.timers.tick(1);
+    clock.tick(1);
     await stream.waitFor(() => keepalives() === round, 2000, `keepalive ${round} at ${5 * round} s`);
   }
   for (const event of stream.events().slice(opening)) {
