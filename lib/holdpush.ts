@@ -33,7 +33,7 @@ export type { BatchMessage, CreateHoldpushOptions, Holdpush, PublishManyOptions,
 const EMBED_OPTIONS: Record<Exclude<keyof CreateHoldpushOptions, keyof HoldpushOptions>, true> = { store: true, publicDir: true, logWrite: true };
 
 /** The files of public/ served at their own paths. */
-const PAGE_FILES = ['/index.html', '/send.html', '/holdpush.js', '/app.css', '/receiver.js', '/send.js', '/favicon.ico'];
+const PAGE_FILES = ['/index.html', '/send.html', '/holdpush.js', '/holdpush.mjs', '/app.css', '/receiver.js', '/send.js', '/favicon.ico'];
 
 /**
  * The wiring, one closure read top to bottom (longer than a function should be): each part is a

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, helpText, parseCli } from '../lib/cli/flags';
 import { type AuthApp, CHALLENGE, startAuthApp } from './support/auth-app';
-import { type Child, runCli, startCli } from './support/f2-cli';
+import { type Child, runCli, startCli } from './support/servers';
 import { type Reply, request, until } from './support/http';
 import { type RedisServer, startRedis } from './support/redis-server';
 

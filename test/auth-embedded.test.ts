@@ -8,7 +8,8 @@ import { IncomingMessage, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type AuthorizeRequest, type AuthorizeResult, type Holdpush, createHoldpush, signJwt } from '../lib/index';
-import { errorOf, serve } from './support/f2-helpers';
+import { errorOf } from './support/http';
+import { serve } from './support/servers';
 import { held, request, until } from './support/http';
 
 const T = { timeout: 15_000 };

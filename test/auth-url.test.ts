@@ -9,7 +9,8 @@ import { type AddressInfo, type Socket, connect, createServer as createNetServer
 import { describe, test, type TestContext } from 'node:test';
 import { createHoldpush, createHoldpushServer, signJwt } from '../lib/index';
 import { type AuthApp, CHALLENGE, byCookie, eventStream, getWith, startAuthApp } from './support/auth-app';
-import { errorOf, serve } from './support/f2-helpers';
+import { errorOf } from './support/http';
+import { serve } from './support/servers';
 import { type Reply, type Running, freePort, held, multipart, request, until } from './support/http';
 
 const T = { timeout: 20_000 };

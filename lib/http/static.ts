@@ -7,6 +7,7 @@ import { type HeaderPairs, JSON_TYPE, answer, answerError } from './answer';
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.json': JSON_TYPE,
   '.svg': 'image/svg+xml',

@@ -1,4 +1,6 @@
-import { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from 'node:http';
+/** Reading an EventSource stream the way a browser would: the one stream reader of the tests. */
+import { type Agent, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from 'node:http';
+import { waitFor } from './wait';
 
 export interface SseEvent {
   id?: string;
@@ -9,7 +11,7 @@ export interface SseEvent {
   comments: string[];
 }
 
-export interface OpenStream {
+export interface EventStream {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   /** Everything received so far, as text. */
@@ -31,6 +33,14 @@ export interface OpenStream {
   close(): void;
   readonly response: IncomingMessage;
   readonly request: ClientRequest;
+}
+
+export interface StreamOptions {
+  headers?: Record<string, string>;
+  /** The connection to use (keep-alive tests); by default one of its own. */
+  agent?: Agent | false;
+  /** Aborting it closes the stream, before or after its headers came. */
+  signal?: AbortSignal;
 }
 
 export function parseEvents(text: string): SseEvent[] {
@@ -60,9 +70,10 @@ export function parseEvents(text: string): SseEvent[] {
 }
 
 /** Opens an EventSource-style request and resolves once the response headers arrived. */
-export function openStream(url: string, headers: Record<string, string> = {}): Promise<OpenStream> {
+export function openEventStream(url: string, options: StreamOptions = {}): Promise<EventStream> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { headers: { Accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
+    const settings = { headers: { Accept: 'text/event-stream', ...options.headers }, agent: options.agent ?? false, signal: options.signal };
+    const req = httpRequest(url, settings, (res) => {
       let text = '';
       let ended = false;
       res.setEncoding('utf8');
@@ -78,19 +89,13 @@ export function openStream(url: string, headers: Record<string, string> = {}): P
         res.on('close', finish);
         res.on('error', finish);
       });
-      const stream: OpenStream = {
+      resolve({
         status: res.statusCode ?? 0,
         headers: res.headers,
         text: () => text,
         events: () => parseEvents(text),
         messages: () => parseEvents(text).filter((e) => e.data !== undefined || e.event !== undefined),
-        async waitFor(check, ms = 5000, what = 'stream text') {
-          const deadline = Date.now() + ms;
-          while (!check(text)) {
-            if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(text.slice(-300))}`);
-            await new Promise((r) => setTimeout(r, 5));
-          }
-        },
+        waitFor: (check, ms = 5000, what = 'stream text') => waitFor(() => check(text), ms, () => `${what}; got ${JSON.stringify(text.slice(-300))}`),
         ended: endedPromise,
         isEnded: () => ended,
         pause() {
@@ -106,8 +111,7 @@ export function openStream(url: string, headers: Record<string, string> = {}): P
         },
         response: res,
         request: req,
-      };
-      resolve(stream);
+      });
     });
     req.on('error', reject);
     req.end();

@@ -1,4 +1,4 @@
-/** A small seeded PRNG (sfc32) and the picks the fuzz and property tests make with it. */
+/** A small seeded PRNG (sfc32), so a random test names a case that can be replayed, and the picks made with it. */
 
 export interface Rng {
   readonly seed: number;
