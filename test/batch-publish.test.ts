@@ -9,20 +9,10 @@ import { decodeBatchEvent } from '../lib/stores/redis/batch';
 import { createRedisStore } from '../lib/stores/redis/store';
 import { type Answer, type Received, assertIncreasing, call, eventsOf, keepAlive, pollUntil, postBatch } from './support/batch-helpers';
 import { type ClusterRun, type Pinned, killGroup, pinWorkers, send, startCluster } from './support/cluster-run';
-import { type Running, openStream, startServer, until } from './support/http';
+import { type Running, openStream, startServer, tokenOf } from './support/http';
 import { type RedisServer, startRedis } from './support/redis-server';
+import { eventually, waitFor } from './support/wait';
 
-const tokenOf = (id: string): string => id.slice(id.indexOf(':') + 1);
-
-/** The first value `attempt` gives that is not undefined, asking every 20 ms until `ms` pass. */
-async function eventually<T>(attempt: () => Promise<T | undefined>, ms: number): Promise<T | undefined> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await attempt();
-    if (value !== undefined || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 function errorOf(answer: Answer): { error: string; message: string; index?: number } {
   return answer.json();
@@ -106,7 +96,7 @@ describe('POST /pub: a batch, in one process', () => {
           agents.push(agent);
           return agent;
         },
-        held: (count) => until(() => server.holdpush.stats().held.total === count, 5000, `${count} held`),
+        held: (count) => waitFor(() => server.holdpush.stats().held.total === count, 5000, `${count} held`),
       },
       'fan',
     );
@@ -337,13 +327,8 @@ describe('POST /pub with --workers 2: published on one worker, subscribers on th
         subscribers: run.url,
         agent: () => (subscribers[next++] as Pinned).agent,
         async held(count) {
-          const deadline = Date.now() + 10000;
-          for (;;) {
-            const seen = JSON.parse((await send(`${run.url}/_worker`, { agent: publisher.agent })).text) as { totals: { held: { total: number } } | null };
-            if (seen.totals?.held.total === count) return;
-            if (Date.now() > deadline) throw new Error(`never held ${count}: ${JSON.stringify(seen)}`);
-            await new Promise((resolve) => setTimeout(resolve, 20));
-          }
+          const read = async () => JSON.parse((await send(`${run.url}/_worker`, { agent: publisher.agent })).text) as { totals: { held: { total: number } } | null };
+          await eventually(read, (seen) => seen.totals?.held.total === count, 10000, `the cluster to hold ${count}`);
         },
       },
       'wfan',
@@ -378,7 +363,7 @@ describe('POST /pub on Redis', { timeout: 60000 }, () => {
           agents.push(agent);
           return agent;
         },
-        held: (count) => until(() => b.holdpush.stats().held.total === count, 5000, `${count} held`),
+        held: (count) => waitFor(() => b.holdpush.stats().held.total === count, 5000, `${count} held`),
       },
       'rfan',
     );
@@ -410,7 +395,7 @@ describe('POST /pub on Redis', { timeout: 60000 }, () => {
       const answer = await call(`${server.url}/sub/down1,down2`, { headers: { Accept: 'application/json' } });
       return answer.status === 200 ? answer.json<{ messages: { data: string }[] }>().messages.map((m) => m.data) : undefined;
     };
-    const seen = await eventually(readAll, 10000);
+    const seen = await eventually(readAll, (messages) => messages !== undefined, 10000, 'Redis to be back');
     assert.deepEqual(seen, ['a1', 'a2', 'a3'], 'only the batch that was answered 200 is there');
     assert.equal((await postBatch(server.url, second)).status, 200);
     assert.deepEqual(await readAll(), ['a1', 'a2', 'a3', 'b1', 'b2']);

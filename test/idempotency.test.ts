@@ -8,6 +8,7 @@ import { type Answer, call, postBatch } from './support/batch-helpers';
 import { type ClusterRun, type Pinned, killGroup, pinWorkers, startCluster } from './support/cluster-run';
 import { type Running, startServer } from './support/http';
 import { type RedisServer, startRedis } from './support/redis-server';
+import { eventually } from './support/wait';
 
 /**
  * One side of a deployment: where requests go, and the keep-alive connections that reach it (a
@@ -102,7 +103,7 @@ async function concurrent(a: Side, b: Side): Promise<void> {
 
 /**
  * With a short TTL: the key is replayed until it expires, then the same request publishes again.
- * The loop asks until the answer is no longer a replay (a replay publishes nothing, so asking is free).
+ * Asked until the answer is no longer a replay (a replay publishes nothing, so asking is free).
  */
 async function expires(a: Side, b: Side): Promise<void> {
   const channel = fresh('expiry');
@@ -111,16 +112,17 @@ async function expires(a: Side, b: Side): Promise<void> {
   const first = await postBatch(a.base, batch, { 'Idempotency-Key': key }, agentOf(a));
   assert.equal(first.status, 200);
   const firstIds = first.json<{ ids: string[] }>().ids;
-  let answer: Answer;
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    answer = await postBatch(b.base, batch, { 'Idempotency-Key': key }, agentOf(b));
-    assert.equal(answer.status, 200);
-    if (answer.headers['idempotent-replayed'] !== 'true') break;
-    assert.deepEqual(answer.json<{ ids: string[] }>().ids, firstIds);
-    assert.ok(Date.now() < deadline, 'the key never expired');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  const answer = await eventually(
+    () => postBatch(b.base, batch, { 'Idempotency-Key': key }, agentOf(b)),
+    (reply) => {
+      assert.equal(reply.status, 200);
+      if (reply.headers['idempotent-replayed'] !== 'true') return true;
+      assert.deepEqual(reply.json<{ ids: string[] }>().ids, firstIds, 'a replay has the first ids');
+      return false;
+    },
+    10000,
+    'the key to expire',
+  );
   const ids = answer.json<{ ids: string[] }>().ids;
   assert.notDeepEqual(ids, firstIds, 'published again after the TTL');
   assert.equal(await queued(a, channel), 4);
