@@ -1,13 +1,14 @@
-/**
- * Messages' encodings (their SSE event, JSON item and prebuilt answers), each built once however
- * many subscribers it is written to, and kept for recent messages only. Kept for as long as a
- * message is held, they would take about as much memory again as its body for each form, beside
- * the buffer budget (docs/protocol.md, "Memory"); an older message read again (a replay, a late
- * poll) is encoded again.
- */
-import { EncodedMessage, type SharedHeaders } from './broadcast';
+// Messages' encodings, built once however many subscribers they are written to, and kept for recent messages only.
+import { EncodedMessage } from './encoded-message';
+import type { HeaderPairs } from './http/answer';
 import type { StoredMessage } from './stores/store';
 
+/**
+ * A message's encodings (its SSE event, JSON item and prebuilt answers) kept for as long as the
+ * message is held would take about as much memory again as its body for each form, beside the
+ * buffer budget (docs/protocol.md, "Memory"): only recent messages keep theirs, and an older
+ * message read again (a replay, a late poll) is encoded again.
+ */
 export class RecentEncodings {
   /** In the order they were made (a Map iterates in insertion order): the oldest go first. */
   private readonly map = new Map<StoredMessage, EncodedMessage>();
@@ -16,7 +17,7 @@ export class RecentEncodings {
 
   /** `limit`: bytes of message bodies whose encodings are kept. */
   constructor(
-    private readonly shared: SharedHeaders,
+    private readonly shared: HeaderPairs,
     private readonly limit: number,
   ) {}
 

@@ -1,8 +1,10 @@
-/** Options of `createHoldpush`, their defaults and their validation. */
-import { parseAddressRule } from './address';
+// The options of createHoldpush, their defaults and their validation.
+import { parseAddressRule } from './http/address';
 import { DEFAULT_BUFFER_BYTES } from './stores/memory/budget';
 
 import { echo } from './errors';
+import { checkAuthSettings } from './auth/settings';
+import type { Authorize } from './auth/types';
 
 export type LogFormat = 'text' | 'json' | 'off';
 export type FirstMessage = 'oldest' | 'newest';
@@ -68,6 +70,34 @@ export interface HoldpushOptions {
    * @defaultValue true
    */
   fastWire: boolean;
+
+  // Letting the app decide who may subscribe and publish (docs/authorization.md).
+  /**
+   * An http(s) URL of the app, asked with `GET` before every subscription and every publish
+   * (a valid `publishToken` settles a publish without asking); `2xx` allows, `401`/`403`
+   * refuse. With it, `publishAllow` no longer lets an address publish on its own.
+   * @defaultValue undefined
+   */
+  authUrl: string | undefined;
+  /** Seconds the app (or `authorize`) has to answer; then the client gets `503`. @defaultValue 5 */
+  authTimeout: number;
+  /**
+   * Seconds an answer of `authUrl` is kept per (op, method, channels, Cookie, Authorization),
+   * unless its `Cache-Control` says `max-age` or `no-store`; 0 asks every time. @defaultValue 10
+   */
+  authCache: number;
+  /**
+   * The in-process twin of `authUrl` (give one of them): decides each subscription and publish
+   * from the request (and what your middleware put on it). Asked every time, never cached.
+   * @defaultValue undefined
+   */
+  authorize: Authorize | undefined;
+
+  /**
+   * Seconds the answer to a publish with an `Idempotency-Key` is remembered: the same key
+   * within it gets that answer again and publishes nothing. @defaultValue 300
+   */
+  idempotencyTtl: number;
 }
 
 export const defaultOptions: Readonly<HoldpushOptions> = {
@@ -90,6 +120,11 @@ export const defaultOptions: Readonly<HoldpushOptions> = {
   log: 'off',
   prefix: '',
   fastWire: true,
+  authUrl: undefined,
+  authTimeout: 5,
+  authCache: 10,
+  authorize: undefined,
+  idempotencyTtl: 300,
 };
 
 function positive(name: string, value: unknown, integer: boolean): number {
@@ -177,6 +212,7 @@ export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOp
   positive('maxSubscribers', o.maxSubscribers, true);
   positive('maxChannels', o.maxChannels, true);
   positive('shutdownTimeout', o.shutdownTimeout, false);
+  positive('idempotencyTtl', o.idempotencyTtl, false);
   if (o.firstMessage !== 'oldest' && o.firstMessage !== 'newest') throw new TypeError("firstMessage must be 'oldest' or 'newest'");
   if (o.log !== 'text' && o.log !== 'json' && o.log !== 'off') throw new TypeError("log must be 'text', 'json' or 'off'");
   if (typeof o.fastWire !== 'boolean') throw new TypeError(`fastWire must be true or false, got ${String(o.fastWire)}`);
@@ -190,6 +226,7 @@ export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOp
       throw new TypeError(`trustProxy: not an address, CIDR or 'loopback': ${JSON.stringify(entry)}`);
     }
   }
+  checkAuthSettings(o);
   if (typeof o.prefix !== 'string' || (o.prefix !== '' && (!o.prefix.startsWith('/') || o.prefix.endsWith('/')))) {
     throw new TypeError("prefix must be '' or start with '/' and not end with '/' (e.g. '/push')");
   }

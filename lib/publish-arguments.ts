@@ -1,10 +1,11 @@
+// The checks of an app's publish() arguments: target, data and options.
 import { echo } from './errors';
 import type { MessageLimit } from './message-limit';
-import { EVERY_UID, isValidEventName, isValidName, uidChannel } from './names';
+import { EVERY_UID, UID_PREFIX, isValidEventName, isValidName, uidChannel } from './names';
 import type { MessageInput } from './stores/store';
 
 /** What node:http accepts in a header value (a publisher's own come through its parser). */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** A value as an error message shows it: a string cut short, else its type (and a primitive's value). */
 function shown(value: unknown): string {
@@ -18,8 +19,8 @@ function shown(value: unknown): string {
 
 function channelOf(target: unknown): string {
   if (typeof target !== 'string') throw new TypeError(`publish target must be a string (a channel name, 'uid:<uid>' or 'uid:*'), got ${shown(target)}`);
-  if (target.startsWith('uid:')) {
-    const uid = target.slice(4);
+  if (target.startsWith(UID_PREFIX)) {
+    const uid = target.slice(UID_PREFIX.length);
     if (uid === '*') return EVERY_UID;
     if (!isValidName(uid)) throw new TypeError(`not a uid: ${shown(uid)} (1-128 of A-Z a-z 0-9 _ - . @ ~)`);
     return uidChannel(uid);

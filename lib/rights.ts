@@ -1,8 +1,10 @@
+// Who may publish and subscribe (docs/protocol.md, "Publishing and subscribing rights").
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { createAddressSet } from './address';
-import type { ClientOf } from './client-address';
+import { createAddressSet } from './http/address';
+import type { ClientOf } from './http/client-address';
 import type { ErrorCode } from './errors';
+import type { HeaderPairs } from './http/answer';
 import { verifyJwt } from './jwt';
 
 export interface Refusal {
@@ -11,18 +13,18 @@ export interface Refusal {
   readonly message: string;
 }
 
-const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="holdpush"' } as const;
+const CHALLENGE: HeaderPairs = ['WWW-Authenticate', 'Bearer realm="holdpush"'];
 
-export function refusalHeaders(refusal: Refusal): Record<string, string> {
-  return refusal.status === 401 ? CHALLENGE : {};
+export function refusalHeaders(refusal: Refusal): HeaderPairs {
+  return refusal.status === 401 ? CHALLENGE : [];
 }
 
-function digest(text: string): Buffer {
+export function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
 /** Compares secrets in constant time whatever their lengths. */
-function sameSecret(given: string, expected: Buffer): boolean {
+export function sameSecret(given: string, expected: Buffer): boolean {
   return timingSafeEqual(digest(given), expected);
 }
 
@@ -31,7 +33,7 @@ function sameSecret(given: string, expected: Buffer): boolean {
  * when there is none or it uses another scheme (a browser sends `Basic` by itself on a site
  * behind HTTP auth: the query or form token must still count then).
  */
-function bearerToken(req: IncomingMessage): string | undefined {
+export function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   if (header === undefined || !/^Bearer(?:[ \t]|$)/i.test(header)) return undefined;
   const match = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(header);

@@ -8,6 +8,7 @@
   var form = document.getElementById('listen');
   var uidInput = document.getElementById('uid');
   var channelsInput = document.getElementById('channels');
+  var tokenInput = document.getElementById('token');
   var formError = document.getElementById('form-error');
   var listenButton = document.getElementById('listen-button');
   var stopButton = document.getElementById('stop-button');
@@ -69,7 +70,8 @@
     return window.innerHeight + window.scrollY >= doc.scrollHeight - 120;
   }
 
-  function addMessage(label, m) {
+  /** `where` names what a message came through when the message does not say (the uid face). */
+  function addMessage(where, m) {
     var stick = nearBottom();
     var li = document.createElement('li');
     li.className = 'message';
@@ -82,10 +84,10 @@
     time.textContent = pad(when.getHours()) + ':' + pad(when.getMinutes()) + ':' + pad(when.getSeconds());
     meta.appendChild(time);
     meta.appendChild(document.createTextNode(' '));
-    var where = document.createElement('span');
-    where.className = 'where';
-    where.textContent = m.channel ? '#' + m.channel : label;
-    meta.appendChild(where);
+    var whereText = document.createElement('span');
+    whereText.className = 'where';
+    whereText.textContent = m.channel ? '#' + m.channel : where;
+    meta.appendChild(whereText);
     meta.appendChild(document.createTextNode(' '));
     var id = document.createElement('code');
     id.className = 'id';
@@ -123,12 +125,12 @@
     renderStatus();
   }
 
-  function start(target, label) {
+  function start(target, label, where, token) {
     var key = target.uid ? 'uid:' + target.uid : target.join(',');
     var entry = { label: label, key: key, sub: null, text: 'connecting…' };
     everListened = true;
     subs.push(entry);
-    entry.sub = Holdpush.subscribe(target, function (m) { addMessage(label, m); }, {
+    var options = {
       onStatus: function (status, detail) {
         entry.text = describe(status, detail);
         renderStatus();
@@ -139,13 +141,16 @@
       },
       onGap: function (info) { showGap(label, info); },
       position: positions[key] || null
-    });
+    };
+    if (token) options.token = token;
+    entry.sub = Holdpush.subscribe(target, function (m) { addMessage(where, m); }, options);
   }
 
   function listen(event) {
     event.preventDefault();
     showFormError('');
     var uid = uidInput.value.trim();
+    var token = tokenInput.value.trim();
     var channels = channelsInput.value.split(',').map(function (c) { return c.trim(); })
       .filter(function (c) { return c; });
 
@@ -174,8 +179,12 @@
     stopAll();
     gapNotice.hidden = true;
     try {
-      if (uid) start({ uid: uid }, 'uid ' + uid);
-      if (channels.length) start(channels, channels.length > 1 ? 'channels ' + channels.join(', ') : 'channel ' + channels[0]);
+      // The uid face's answers do not say whether a message was sent to this uid or to everyone.
+      if (uid) start({ uid: uid }, 'uid ' + uid, 'to uid ' + uid + ' or everyone', token);
+      if (channels.length) {
+        var label = channels.length > 1 ? 'channels ' + channels.join(', ') : 'channel ' + channels[0];
+        start(channels, label, label, token);
+      }
     } catch (err) {
       stopAll();
       showFormError(String(err && err.message || err));

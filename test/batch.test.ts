@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { publishMany, serve, tokenOf } from './support/f2-helpers';
-import { held, request } from './support/http';
+import { request, tokenOf } from './support/http';
+import { held, publishMany, serve } from './support/servers';
 
 const T = { timeout: 10_000 };
 const JSON_TYPE = 'application/json; charset=utf-8';

@@ -5,35 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
-import { type CreateHoldpushOptions, type HoldpushServer, createHoldpushServer } from '../lib/index';
+import { describe, test } from 'node:test';
+import { createHoldpushServer } from '../lib/index';
 import { type Outcome, judge, sendRaw } from './support/fuzz-http';
-import { type Reply, type Running, held, multipart, request, startServer, until } from './support/http';
-
-interface Listening extends HoldpushServer {
-  readonly port: number;
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-/** A server made by createHoldpushServer, so its node:http timeouts can be set low. */
-async function listen(options: CreateHoldpushOptions, tune: (server: HoldpushServer['server']) => void = () => {}): Promise<Listening> {
-  const made = createHoldpushServer({ log: 'off', ...options });
-  tune(made.server);
-  await new Promise<void>((resolve) => made.server.listen(0, '127.0.0.1', resolve));
-  const { port } = made.server.address() as AddressInfo;
-  return {
-    ...made,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      await made.holdpush.close();
-      made.server.closeAllConnections();
-      await new Promise<void>((resolve) => made.server.close(() => resolve()));
-    },
-  };
-}
+import { type Reply, multipart, request } from './support/http';
+import { type Running, held, startServer, suiteServer } from './support/servers';
+import { openEventStream } from './support/sse';
+import { waitFor } from './support/wait';
 
 function raw(port: number, text: string | Buffer, options: { end?: boolean; ms?: number } = {}): Promise<Outcome> {
   const bytes = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
@@ -58,30 +36,12 @@ function holdOpen(url: string, headers: Record<string, string> = {}): { done: Pr
   return { done, drop: () => controller.abort() };
 }
 
-/** An EventSource stream read until it opens; `drop` closes it from the client side. */
-function openStream(url: string): Promise<{ status: number; drop(): void }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { headers: { Accept: 'text/event-stream' }, agent: false }, (res) => {
-      res.once('data', () => resolve({ status: res.statusCode ?? 0, drop: () => req.destroy() }));
-      res.on('error', () => {});
-    });
-    req.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ECONNRESET') reject(error);
-    });
-    req.end();
-  });
-}
-
 describe('--max-subscribers', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ maxSubscribers: 2, holdTimeout: 10 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ maxSubscribers: 2, holdTimeout: 10 });
 
   test('one more held request than the limit gets 503 with Retry-After and a JSON body; a slot frees when a client leaves', async () => {
     const poll = holdOpen(`${server.url}/sub/full`);
-    const stream = await openStream(`${server.url}/sub/full`);
+    const stream = await openEventStream(`${server.url}/sub/full`);
     assert.equal(stream.status, 200);
     await held(server, 2);
     for (const path of ['/sub/full', '/sub/other', '/?uid=late']) {
@@ -91,7 +51,7 @@ describe('--max-subscribers', () => {
       assert.equal(jsonError(refused).error, 'too_many_subscribers');
     }
     assert.equal(server.holdpush.stats().held.total, 2);
-    stream.drop();
+    stream.close();
     await held(server, 1);
     const again = holdOpen(`${server.url}/sub/full`);
     await held(server, 2);
@@ -104,11 +64,7 @@ describe('--max-subscribers', () => {
 });
 
 describe('--max-channels', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ maxChannels: 2, holdTimeout: 10, messageTtl: 0.3 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ maxChannels: 2, holdTimeout: 10, messageTtl: 0.3 });
 
   test('a subscription or a publish that would make one channel too many gets 503 with Retry-After and a JSON body', async () => {
     const a = holdOpen(`${server.url}/sub/a`);
@@ -136,18 +92,14 @@ describe('--max-channels', () => {
     assert.equal(await b.done, 'aborted');
     await held(server, 0);
     // Once a's message expires and nobody holds them, both are forgotten and there is room again.
-    await until(() => server.holdpush.stats().channels === 0, 3000, 'channels forgotten');
+    await waitFor(() => server.holdpush.stats().channels === 0, 3000, 'channels forgotten');
     const c = await request(`${server.url}/pub/c`, { method: 'POST', body: 'room now' });
     assert.equal(c.status, 202);
   });
 });
 
 describe('channels per subscription', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ holdTimeout: 10 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ holdTimeout: 10 });
 
   test('16 channels are one subscription; 17 get 400 and touch nothing', async () => {
     const names = Array.from({ length: 17 }, (_, i) => `ch${i}`);
@@ -189,11 +141,7 @@ describe('channels per subscription', () => {
 });
 
 describe('body size limits', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ maxMessage: 1024 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ maxMessage: 1024 });
 
   test('/pub takes exactly --max-message bytes and refuses one more with a JSON 413', async () => {
     const fits = await request(`${server.url}/pub/big`, { method: 'POST', body: Buffer.alloc(1024, 97) });
@@ -270,15 +218,12 @@ describe('body size limits', () => {
 });
 
 describe('what node:http refuses is answered in JSON too', () => {
-  let server: Listening;
-  before(async () => {
-    server = await listen({ holdTimeout: 1.2 }, (s) => {
-      s.headersTimeout = 1000;
-      s.requestTimeout = 1000;
-      s.keepAliveTimeout = 300;
-    });
-  });
-  after(() => server.close());
+  const shortTimeouts = (s: Running['server']) => {
+    s.headersTimeout = 1000;
+    s.requestTimeout = 1000;
+    s.keepAliveTimeout = 300;
+  };
+  const server = suiteServer({ holdTimeout: 1.2 }, { prepare: shortTimeouts });
 
   test('the defaults: headers within 10 s, a request within 30 s, idle keep-alive for 65 s, checked every second', async () => {
     const made = createHoldpushServer({ log: 'off' });
@@ -370,11 +315,7 @@ describe('what node:http refuses is answered in JSON too', () => {
 });
 
 describe('channels with no messages and no subscribers are forgotten', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ holdTimeout: 0.3, messageTtl: 0.3 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ holdTimeout: 0.3, messageTtl: 0.3 });
 
   const channels = () => server.holdpush.stats().channels;
 
@@ -389,7 +330,7 @@ describe('channels with no messages and no subscribers are forgotten', () => {
     one.drop();
     assert.equal(await one.done, 'aborted');
     await held(server, 0);
-    await until(() => channels() === base, 2000, 'the channel forgotten');
+    await waitFor(() => channels() === base, 2000, 'the channel forgotten');
     const gone = await request(`${server.url}/pub/ghost`);
     assert.equal(gone.status, 404);
     assert.equal(jsonError(gone).error, 'not_found');
@@ -401,11 +342,11 @@ describe('channels with no messages and no subscribers are forgotten', () => {
     assert.equal(timedOut.status, 408);
     const batch = await request(`${server.url}/sub/ghost-batch`, { headers: { Accept: 'application/json' } });
     assert.equal(batch.status, 204);
-    const stream = await openStream(`${server.url}/sub/ghost-stream`);
+    const stream = await openEventStream(`${server.url}/sub/ghost-stream`);
     await held(server, 1);
-    stream.drop();
+    stream.close();
     await held(server, 0);
-    await until(() => channels() === base, 2000, 'channels back to the baseline');
+    await waitFor(() => channels() === base, 2000, 'channels back to the baseline');
   });
 
   test('a channel that only held messages is forgotten once they expire', async () => {
@@ -415,7 +356,7 @@ describe('channels with no messages and no subscribers are forgotten', () => {
     assert.equal(sent.status, 202);
     assert.equal(channels(), base + 1);
     assert.match((await request(`${server.url}/pub/ghost-messages`)).text, /queued messages: 1\r\n/);
-    await until(() => channels() === base, 3000, 'the channel forgotten after its message expired');
+    await waitFor(() => channels() === base, 3000, 'the channel forgotten after its message expired');
     assert.ok(server.holdpush.stats().messages.expired > expiredBefore);
     assert.equal((await request(`${server.url}/pub/ghost-messages`)).status, 404);
   });
@@ -429,7 +370,7 @@ describe('channels with no messages and no subscribers are forgotten', () => {
       for (const poll of polls) poll.drop();
       assert.deepEqual(new Set(await Promise.all(polls.map((poll) => poll.done))), new Set(['aborted']));
       await held(patient, 0);
-      await until(() => patient.holdpush.stats().channels === 0, 3000, `channels back to 0 (now ${patient.holdpush.stats().channels})`);
+      await waitFor(() => patient.holdpush.stats().channels === 0, 3000, `channels back to 0 (now ${patient.holdpush.stats().channels})`);
     } finally {
       await patient.close();
     }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { type BrowserSession, type Tabs, browserSkip, eventually, launchBrowser, sleep, startServerAt, withTabs } from './support/browser';
+import { signJwt } from '../lib/index';
 import { type Running, held, request, startServer } from './support/http';
 
 const skip = browserSkip();
@@ -149,6 +150,8 @@ describe('in Chromium', { skip }, () => {
         if (i === 2) await waitForMessages(page, expected.slice()); // some arrive while it waits, some in a row
       }
       await waitForMessages(page, expected);
+      // The uid face does not say whether a message was for this uid or for everyone: neither does the page.
+      assert.deepEqual(new Set(await page.locator('#messages .message .where').allTextContents()), new Set(['to uid reader-1 or everyone']));
       assert.equal(await page.locator('#empty').isVisible(), false);
       assert.equal(await page.locator('#log').getAttribute('aria-live'), 'polite');
       assert.match(page.url(), /\?for=reader-1$/, 'the uid is kept in the address, to come back to');
@@ -250,6 +253,30 @@ describe('in Chromium', { skip }, () => {
       assert.match(send.url(), /delivered=1&uid=tok$/);
       assert.match((await send.locator('#result').textContent()) ?? '', /^Sent \S+ to 1 waiting subscriber \(uid tok\)\.$/);
       await waitForMessages(reader, ['with the right token']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  browserTest('the receiver page with --subscribe-secret: without a token it says why it stopped; with one it listens on the uid and channels the token names', async (tabs) => {
+    const server = await startServer({ subscribeSecret: 'sub-s3cret' });
+    try {
+      const page = await tabs.open();
+      await page.goto(`${server.url}/`);
+      await page.getByLabel('Your uid').fill('carol');
+      await page.getByRole('button', { name: 'Listen' }).click();
+      await eventually(() => page.locator('#status').textContent(), (text) => text === 'Status: stopped: subscribing needs a token (Authorization: Bearer or ?token=)', 5000, 'the refusal');
+      assert.equal(await page.getByRole('button', { name: 'Listen' }).isEnabled(), true);
+
+      await page.getByLabel(/Subscribe token/).fill(signJwt({ holdpush: { subscribe: ['uid:carol', 'news'] } }, 'sub-s3cret'));
+      await page.getByLabel(/Channels/).fill('news');
+      await page.getByRole('button', { name: 'Listen' }).click();
+      await held(server, 2);
+      await server.holdpush.publish('uid:carol', 'for carol');
+      await waitForMessages(page, ['for carol']);
+      await server.holdpush.publish('news', 'news item');
+      await waitForMessages(page, ['for carol', 'news item']);
+      assert.doesNotMatch(page.url(), /token|eyJ/, 'the token is not kept in the address');
     } finally {
       await server.close();
     }
@@ -395,11 +422,13 @@ describe('in Chromium', { skip }, () => {
         assert.ok(sideways <= 0, `${path} does not scroll sideways on a phone (${sideways}px)`);
         assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
       }
-      // Keyboard order on the receiver page: uid, channels, Listen.
+      // Keyboard order on the receiver page: uid, channels, token, Listen.
       await page.goto(`${server.url}/`);
       await page.getByLabel('Your uid').focus();
       await page.keyboard.press('Tab');
       assert.equal(await page.evaluate(() => document.activeElement?.id), 'channels');
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'token');
       await page.keyboard.press('Tab');
       assert.equal(await page.evaluate(() => document.activeElement?.id), 'listen-button');
       assert.deepEqual(elsewhere, []);

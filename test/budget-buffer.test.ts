@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError, helpText, parseCli } from '../lib/config';
+import { ConfigError, helpText, parseCli } from '../lib/cli/flags';
 import { resolveOptions } from '../lib/options';
 import { ENTRY_COST } from '../lib/stores/memory/budget';
 import { createMemoryStore } from '../lib/stores/memory/store';

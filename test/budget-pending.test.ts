@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { createHoldpushServer } from '../lib/http-server';
+import { createHoldpushServer } from '../lib/http/http-server';
 import { type BudgetServer, MiB, SseReader, mib, publisher, startBudgetServer } from './support/budget';
 import { startServer, until } from './support/http';
 

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { errorOf, pub, publishMany, requestPath, serve, sleep, tokenOf } from './support/f2-helpers';
-import { openStream } from './support/f2-sse';
-import { held, request, until } from './support/http';
+import { mockNow } from './support/clock';
+import { errorOf, pub, request, requestPath, tokenOf } from './support/http';
+import { held, publishMany, serve } from './support/servers';
+import { openEventStream } from './support/sse';
+import { waitFor } from './support/wait';
 
 const T = { timeout: 10_000 };
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -46,7 +48,7 @@ describe('POST/PUT /pub', () => {
 
   test('201 for PUT with an EventSource subscriber waiting', T, async (t) => {
     const s = await serve(t, { firstMessage: 'newest' });
-    const stream = await openStream(`${s.url}/sub/live`);
+    const stream = await openEventStream(`${s.url}/sub/live`);
     t.after(() => stream.close());
     await held(s, 1);
     const put = await request(`${s.url}/pub/live`, { method: 'PUT', body: 'x' });
@@ -88,7 +90,7 @@ describe('POST/PUT /pub', () => {
   test('X-EventSource-Event is kept and shows as the SSE event: line', T, async (t) => {
     const s = await serve(t);
     await pub(s, 'ev', 'payload', { 'X-EventSource-Event': 'price-update' });
-    const stream = await openStream(`${s.url}/sub/ev`);
+    const stream = await openEventStream(`${s.url}/sub/ev`);
     t.after(() => stream.close());
     await stream.waitFor((text) => text.includes('data: payload\n\n'));
     const [message] = stream.messages();
@@ -202,7 +204,7 @@ describe('GET and DELETE /pub', () => {
   test('DELETE: EventSource streams get a :410 Gone comment, then the end', T, async (t) => {
     const s = await serve(t);
     await publishMany(s, 'doomed', 1);
-    const stream = await openStream(`${s.url}/sub/doomed`);
+    const stream = await openEventStream(`${s.url}/sub/doomed`);
     t.after(() => stream.close());
     await held(s, 1);
     assert.equal((await request(`${s.url}/pub/doomed`, { method: 'DELETE' })).status, 200);
@@ -418,12 +420,33 @@ describe('GET /sub long-poll', () => {
     });
 
     test('the timeout has at most 10% jitter below it', T, async (t) => {
-      const s = await serve(t, { holdTimeout: 0.3 });
-      const started = Date.now();
-      const replies = await Promise.all([1, 2, 3, 4].map(() => request(`${s.url}/sub/quiet`)));
-      const elapsed = Date.now() - started;
-      for (const reply of replies) assert.equal(reply.status, 408);
-      assert.ok(elapsed >= 260 && elapsed < 2000, `answered after ${elapsed} ms`);
+      // The server reads a clock this test moves, and a Math.random it sets; its deadline
+      // timer runs for real (every 50 ms for a 1 s hold). Start on a whole second, so that
+      // the 50 ms slots fall on round times: a hold from `zero` is due at zero + 900..1000.
+      const zero = Math.ceil(Date.now() / 1000) * 1000 + 1000;
+      const advance = mockNow(t, zero - 500);
+      let roll = 0;
+      t.mock.method(Math, 'random', () => roll);
+      const s = await serve(t, { holdTimeout: 1 });
+      // A marker held half a hold earlier: its 408 (due at zero + 500) shows a sweep has run.
+      const marker = request(`${s.url}/sub/quiet`);
+      await held(s, 1);
+      advance(500);
+      roll = 0.999; // the most jitter: due at zero + 900.1
+      const most = request(`${s.url}/sub/quiet`);
+      await held(s, 2);
+      roll = 0; // none: due at zero + 1000
+      const none = request(`${s.url}/sub/quiet`);
+      await held(s, 3);
+      advance(899);
+      assert.equal((await marker).status, 408);
+      assert.equal(s.holdpush.stats().held.total, 2, 'a long-poll answered before 90% of its hold');
+      advance(51);
+      await waitFor(() => s.holdpush.stats().held.total === 1, 2000, 'the long-poll with the most jitter answered at 95% of its hold');
+      assert.equal((await most).status, 408);
+      advance(50);
+      assert.equal((await none).status, 408);
+      assert.equal(s.holdpush.stats().held.total, 0);
     });
   });
 
@@ -527,14 +550,13 @@ describe('GET /sub long-poll', () => {
     test('messageTtl 0.2: expired messages count as a gap', T, async (t) => {
       const s = await serve(t, { messageTtl: 0.2 });
       const ids = await publishMany(s, 'ttl', 2);
-      await sleep(300);
+      await waitFor(() => s.holdpush.stats().messages.expired === 2, 3000, 'both messages expired');
       const fresh = await s.holdpush.publish('ttl', 'fresh');
       const reply = await request(`${s.url}/sub/ttl`, { headers: { 'If-None-Match': tokenOf(ids[0] as string) } });
       assert.equal(reply.status, 200);
       assert.equal(reply.text, 'fresh');
       assert.equal(reply.headers['x-holdpush-gap'], '1');
       assert.equal(reply.headers.etag, tokenOf(fresh.id));
-      assert.ok(s.holdpush.stats().messages.expired >= 2);
     });
 
     test('every message exactly once, in order, while a publisher floods (300)', { timeout: 15_000 }, async (t) => {
@@ -613,7 +635,7 @@ describe('GET /sub long-poll', () => {
     await held(s, 3);
     for (const c of controllers) c.abort();
     for (const outcome of await Promise.all(pending)) assert.ok(outcome instanceof Error);
-    await until(() => s.holdpush.stats().held.total === 0, 2000, 'registry empty');
+    await waitFor(() => s.holdpush.stats().held.total === 0, 2000, 'registry empty');
     assert.deepEqual(s.holdpush.stats().held, { longpoll: 0, stream: 0, total: 0 });
     // The channels it made are forgotten too, and a publish finds nobody.
     const published = await s.holdpush.publish('left', 'x');

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
-import { createAddressSet } from '../lib/address';
-import { createClientOf, expandTrustList, forwardedHops, parseHop, pickClient, xForwardedForHops } from '../lib/client-address';
+import { createAddressSet } from '../lib/http/address';
+import { createClientOf, expandTrustList, forwardedHops, parseHop, pickClient, xForwardedForHops } from '../lib/http/client-address';
 import { type CreateHoldpushOptions, createHoldpush, createHoldpushServer, signJwt } from '../lib/index';
-import { errorOf, pub, serve } from './support/f2-helpers';
-import { multipart, request } from './support/http';
+import { errorOf, multipart, pub, request } from './support/http';
+import { serve } from './support/servers';
 
 const T = { timeout: 10_000 };
 

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { type WorkerLink, createClusterPrimary } from '../lib/stores/cluster/primary';
 import { type PrimaryLink, createClusterStore } from '../lib/stores/cluster/worker';
-import { workerCount } from '../lib/cluster';
+import { workerCount } from '../lib/cli/cluster';
 import { StoreUnavailableError } from '../lib/stores/store';
 import { createServer } from 'node:net';
 import { type ClusterRun, type Pinned, killGroup, pinWorkers, send, spawnCluster, startCluster } from './support/cluster-run';

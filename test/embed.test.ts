@@ -4,9 +4,9 @@ import { type IncomingMessage, Server, type ServerResponse, createServer } from 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cliDefaults } from '../lib/config';
+import { cliDefaults } from '../lib/cli/flags';
 import { type CreateHoldpushOptions, type Holdpush, createHoldpush, createHoldpushServer, defaultOptions } from '../lib/index';
-import { type Reply, type RequestOptions, request, until } from './support/http';
+import { type Reply, type RequestOptions, heldAt, request, until } from './support/http';
 
 const root = join(__dirname, '..');
 
@@ -50,7 +50,7 @@ for (const [name, file, home] of [
       assert.equal(page.status, 200);
       assert.match(page.text, /<form/);
       const waiting = request(`${app.url}/push/sub/news`, { headers: { Accept: 'application/json' } });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await heldAt(`${app.url}/push`, 1);
       const pub = await request(`${app.url}/push/pub/news`, { method: 'POST', body: 'hi' });
       assert.equal(pub.status, 201);
       const got = (await waiting).json() as { messages: { data: string }[] };
@@ -66,7 +66,7 @@ test('the legacy app publishes through the API', async () => {
   const app = await startFixture('legacy-app.js');
   try {
     const waiting = request(`${app.url}/push/sub/news`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await heldAt(`${app.url}/push`, 1);
     const notified = await request(`${app.url}/notify`, { method: 'POST' });
     assert.equal((notified.json() as { delivered: number }).delivered, 1);
     assert.equal((await waiting).text, 'from the legacy app');

@@ -6,13 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { type Holdpush, type HoldpushServer, createHoldpushServer, signJwt } from '../lib/index';
+import { type CreateHoldpushOptions, signJwt } from '../lib/index';
 import { SECRET_MARK, type FuzzCase, type FuzzTarget, describeCase, httpCase, rawCase } from './support/fuzz-gen';
 import { type Outcome, judge, parseResponses, sendHttp, sendRaw } from './support/fuzz-http';
-import { createRng, runSeed } from './support/fuzz-rng';
-import { request, until } from './support/http';
+import { createRng, runSeed } from './support/rng';
+import { request } from './support/http';
+import { type Running, startServer } from './support/servers';
+import { waitFor } from './support/wait';
 
 const SEED = runSeed();
 const COUNT = Number(process.env.FUZZ_COUNT ?? 3000);
@@ -22,30 +24,21 @@ const CONCURRENCY = 24;
 const PUBLISH_TOKEN = `publish-${SECRET_MARK}-token`;
 const SUBSCRIBE_SECRET = `subscribe-${SECRET_MARK}-secret`;
 
-interface Target extends FuzzTarget {
+interface Target extends FuzzTarget, Running {
   readonly name: string;
-  readonly server: Server;
-  readonly holdpush: Holdpush;
-  readonly port: number;
   readonly lines: string[];
 }
 
-async function startTarget(name: string, options: Parameters<typeof createHoldpushServer>[0] & { log: 'text' | 'json' }): Promise<Target> {
+async function startTarget(name: string, options: CreateHoldpushOptions & { log: 'text' | 'json' }): Promise<Target> {
   const lines: string[] = [];
-  const { server, holdpush }: HoldpushServer = createHoldpushServer({ ...options, logWrite: (line) => lines.push(line) });
   // Short enough for a test, the same mechanism as the defaults (10 s, 30 s, 65 s).
-  server.headersTimeout = 1000;
-  server.requestTimeout = 2000;
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { name, server, holdpush, port, lines, prefix: options.prefix ?? '', maxMessage: options.maxMessage ?? 65536, publishToken: options.publishToken, subscribeSecret: options.subscribeSecret };
-}
-
-async function stopTarget(target: Target): Promise<void> {
-  await target.holdpush.close();
-  target.server.closeAllConnections();
-  await new Promise<void>((resolve) => target.server.close(() => resolve()));
+  const shortTimeouts = (server: Server) => {
+    server.headersTimeout = 1000;
+    server.requestTimeout = 2000;
+    server.keepAliveTimeout = 1000;
+  };
+  const running = await startServer({ ...options, logWrite: (line) => lines.push(line) }, { prepare: shortTimeouts });
+  return { ...running, name, lines, prefix: options.prefix ?? '', maxMessage: options.maxMessage ?? 65536, publishToken: options.publishToken, subscribeSecret: options.subscribeSecret };
 }
 
 function connections(server: Server): Promise<number> {
@@ -106,8 +99,8 @@ describe(`fuzz (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, () => {
     });
   });
   after(async () => {
-    await stopTarget(open);
-    await stopTarget(locked);
+    await open.close();
+    await locked.close();
   });
 
   test('a storm of hostile requests leaves both servers healthy, answering JSON errors, holding nothing', async () => {
@@ -212,7 +205,7 @@ describe(`fuzz (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, () => {
     assert.ok(http + raw >= Math.min(COUNT, 1000), `only ${http + raw} cases ran in the time budget`);
 
     for (const target of [open, locked]) {
-      await until(() => target.holdpush.stats().held.total === 0, 5000, `${target.name}: nothing held after the storm (seed ${SEED})`);
+      await waitFor(() => target.holdpush.stats().held.total === 0, 5000, `${target.name}: nothing held after the storm (seed ${SEED})`);
       const health = await request(`http://127.0.0.1:${target.port}${target.prefix}/healthz`);
       assert.equal(health.status, 200, `${target.name} /healthz`);
       assert.equal(health.text, 'ok');
@@ -221,10 +214,10 @@ describe(`fuzz (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, () => {
 
   test('publish and subscribe still work on both servers after the storm', async () => {
     // The storm filled the channel limit (8): its messages live 1 s.
-    await until(() => open.holdpush.stats().channels === 0, 6000, 'the storm channels forgotten');
+    await waitFor(() => open.holdpush.stats().channels === 0, 6000, 'the storm channels forgotten');
     const openUrl = `http://127.0.0.1:${open.port}`;
     const waiting = request(`${openUrl}/sub/after-storm`, { headers: { Accept: 'application/json' } });
-    await until(() => open.holdpush.stats().held.total === 1, 5000, 'the subscriber held');
+    await waitFor(() => open.holdpush.stats().held.total === 1, 5000, 'the subscriber held');
     const sent = await request(`${openUrl}/pub/after-storm`, { method: 'POST', body: 'still here' });
     assert.equal(sent.status, 201, sent.text);
     const got = await waiting;
@@ -234,7 +227,7 @@ describe(`fuzz (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, () => {
     const lockedUrl = `http://127.0.0.1:${locked.port}/push`;
     const token = signJwt({ holdpush: { subscribe: ['after-storm'] } }, SUBSCRIBE_SECRET);
     const poll = request(`${lockedUrl}/sub/after-storm?token=${token}`);
-    await until(() => locked.holdpush.stats().held.total === 1, 5000, 'the locked subscriber held');
+    await waitFor(() => locked.holdpush.stats().held.total === 1, 5000, 'the locked subscriber held');
     const published = await request(`${lockedUrl}/pub/after-storm`, { method: 'POST', headers: { Authorization: `Bearer ${PUBLISH_TOKEN}` }, body: 'locked and well' });
     assert.equal(published.status, 201, published.text);
     const answer = await poll;
@@ -244,16 +237,10 @@ describe(`fuzz (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, () => {
 
   test('afterwards nothing is left: no hold, no channel, no connection, no secret in the logs', async () => {
     for (const target of [open, locked]) {
-      await until(() => target.holdpush.stats().held.total === 0, 5000, `${target.name}: held back to zero`);
+      await waitFor(() => target.holdpush.stats().held.total === 0, 5000, `${target.name}: held back to zero`);
       // Messages live 1 s: every channel is forgotten once they expire and nobody holds it.
-      await until(() => target.holdpush.stats().channels === 0, 6000, `${target.name}: channels back to zero (now ${target.holdpush.stats().channels})`);
-      const deadline = Date.now() + 5000;
-      let open = await connections(target.server);
-      while (open > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        open = await connections(target.server);
-      }
-      assert.equal(open, 0, `${target.name}: connections still open on the server`);
+      await waitFor(() => target.holdpush.stats().channels === 0, 6000, `${target.name}: channels back to zero (now ${target.holdpush.stats().channels})`);
+      await waitFor(async () => (await connections(target.server)) === 0, 5000, `${target.name}: no connection open on the server`);
       assert.ok(target.lines.length > 100, `${target.name} logged ${target.lines.length} lines`);
       const leaks = target.lines.filter((line) => line.includes(SECRET_MARK));
       assert.deepEqual(leaks.slice(0, 5), [], `${target.name}: a secret reached the log (seed ${SEED})`);
@@ -266,8 +253,10 @@ describe(`fuzz (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, () => {
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.write('HEAD /sub/head-stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const received = () => Buffer.concat(chunks).toString('latin1');
+    await waitFor(() => received().includes('\r\n\r\n'), 5000, () => `the end of the head; got ${JSON.stringify(received())}`);
     socket.destroy();
-    assert.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 200/);
+    assert.match(received(), /^HTTP\/1\.1 200 /);
+    assert.match(received(), /\r\nContent-Type: text\/event-stream/i);
   });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { signJwt } from '../lib/index';
-import { redactPath } from '../lib/log';
+import { redactPath } from '../lib/http/log';
 import { sendRaw } from './support/fuzz-http';
 import { type Running, held, multipart, request, startServer, until } from './support/http';
 

@@ -26,9 +26,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { type CreateHoldpushOptions, type Holdpush, createHoldpushServer } from '../lib/index';
-import { type BrowserSession, browserSkip, eventually, launchBrowser, sleep, withTabs } from './support/browser';
-import { request, until } from './support/http';
+import type { CreateHoldpushOptions, Holdpush } from '../lib/index';
+import { setTimeout as pause } from 'node:timers/promises';
+import { type BrowserSession, browserSkip, launchBrowser, withTabs } from './support/browser';
+import { request } from './support/http';
+import { startServer } from './support/servers';
+import { eventually, waitFor } from './support/wait';
 
 const skip = browserSkip();
 const NCHAN_JS = readFileSync(join(__dirname, '..', 'node_modules', 'nchan', 'NchanSubscriber.js'));
@@ -65,9 +68,8 @@ async function stopServer(server: Server): Promise<void> {
 
 /** A holdpush server that writes down every request it gets and what it answered. */
 async function startRecorded(options: CreateHoldpushOptions): Promise<Recorded> {
-  const { server, holdpush } = createHoldpushServer({ log: 'off', ...options });
   const seen: Seen[] = [];
-  server.prependListener('request', (req, res) => {
+  const record = (server: Server) => server.prependListener('request', (req, res) => {
     const entry: Seen = { at: Date.now(), method: req.method ?? '', url: req.url ?? '', headers: req.headers, status: 0, responseHeaders: {} };
     seen.push(entry);
     // Headers given to writeHead as a list never reach getHeaders(): note them on the way.
@@ -83,17 +85,8 @@ async function startRecorded(options: CreateHoldpushOptions): Promise<Recorded> 
       Object.assign(entry.responseHeaders, res.getHeaders());
     });
   });
-  const url = await listen(server);
-  return {
-    url,
-    holdpush,
-    seen,
-    drop: () => server.closeAllConnections(),
-    async close() {
-      await holdpush.close();
-      await stopServer(server);
-    },
-  };
+  const running = await startServer(options, { prepare: record });
+  return { url: running.url, holdpush: running.holdpush, seen, drop: () => running.server.closeAllConnections(), close: running.close };
 }
 
 /** The second origin: a page that loads NchanSubscriber.js, nothing else. */
@@ -188,7 +181,7 @@ describe('NchanSubscriber.js in Chromium, cross-origin', { skip }, () => {
           await page.goto(`${origin.url}/`);
           assert.notEqual(new URL(origin.url).port, new URL(hp.url).port, 'two origins');
           await subscribe(page, `${hp.url}/sub/${channel}`, transport);
-          await until(() => hp.holdpush.stats().held.total === 1, 5000, 'the subscriber held');
+          await waitFor(() => hp.holdpush.stats().held.total === 1, 5000, 'the subscriber held');
 
           const ids: string[] = [];
           let n = 0;
@@ -199,6 +192,16 @@ describe('NchanSubscriber.js in Chromium, cross-origin', { skip }, () => {
             }
           };
 
+          /**
+           * One more message, then the page's state once it shows that one: a message lost,
+           * repeated or out of order before it is in the list by then, for the caller to check.
+           */
+          const settle = async (ms = 10_000): Promise<PageState> => {
+            await burst(1);
+            const marker = label(n);
+            return eventually(() => state(page), (s) => s.messages.some((m) => m.data === marker), ms, `${marker} in the page`);
+          };
+
           await burst(10); // one held poll gets the first, the rest land while it is between polls
           await receivedAtLeast(page, 10);
           if (transport === 'longpoll') {
@@ -207,33 +210,30 @@ describe('NchanSubscriber.js in Chromium, cross-origin', { skip }, () => {
             await eventually(() => state(page), (s) => s.errors.some(([code]) => code === 408), 4000, 'a 408 in the page');
             await burst(10);
           } else {
-            await sleep(200);
+            await pause(200); // the publisher's bursts come apart
             await burst(10);
           }
           await receivedAtLeast(page, 20);
-          for (const pause of [0, 150, 40]) {
-            await sleep(pause);
+          for (const ms of [0, 150, 40]) {
+            await pause(ms);
             await burst(10);
           }
-          let seen = await receivedAtLeast(page, 50);
-          await sleep(300); // nothing more may come
-          seen = await state(page);
-          assert.deepEqual(seen.messages.map((m) => m.data), Array.from({ length: 50 }, (_, i) => label(i + 1)));
+          let seen = await settle();
+          assert.deepEqual(seen.messages.map((m) => m.data), Array.from({ length: 51 }, (_, i) => label(i + 1)));
           assert.deepEqual(seen.messages.map((m) => m.id), ids, 'the ids it reports are the ids holdpush gave');
-          assert.equal(seen.lastMessageId, ids[49]);
+          assert.equal(seen.lastMessageId, ids[50]);
 
           // stop(), publish while stopped, start(): exactly those five, from lastMessageId.
+          const atStop = ids[50] as string;
           await page.evaluate(() => (window as unknown as { sub: { stop(): void } }).sub.stop());
-          await until(() => hp.holdpush.stats().held.total === 0, 5000, 'the subscriber gone');
+          await waitFor(() => hp.holdpush.stats().held.total === 0, 5000, 'the subscriber gone');
           const mark = hp.seen.length;
           await burst(5);
           await page.evaluate(() => (window as unknown as { sub: { start(): void } }).sub.start());
-          await receivedAtLeast(page, 55);
-          await sleep(300);
-          seen = await state(page);
-          assert.deepEqual(seen.messages.map((m) => m.data), Array.from({ length: 55 }, (_, i) => label(i + 1)));
+          seen = await settle();
+          assert.deepEqual(seen.messages.map((m) => m.data), Array.from({ length: 57 }, (_, i) => label(i + 1)));
           assert.deepEqual(seen.messages.map((m) => m.id), ids);
-          assert.equal(seen.lastMessageId, ids[54]);
+          assert.equal(seen.lastMessageId, ids[56]);
 
           const restart = hp.seen.slice(mark).find((s) => s.method === 'GET' && s.url.startsWith(`/sub/${channel}`));
           assert.ok(restart, 'start() asked again');
@@ -241,8 +241,8 @@ describe('NchanSubscriber.js in Chromium, cross-origin', { skip }, () => {
           for (const s of subs) assert.equal(s.headers.origin, origin.url, 'every request is cross-origin');
           if (transport === 'longpoll') {
             // On restart it names its position three ways; holdpush reads If-None-Match first.
-            assert.equal(restart.headers.etag, ids[49]);
-            assert.equal(restart.headers['if-none-match'], ids[49]?.split(':')[1]);
+            assert.equal(restart.headers.etag, atStop);
+            assert.equal(restart.headers['if-none-match'], atStop.split(':')[1]);
             assert.ok(restart.headers['if-modified-since']);
             const timeouts = subs.filter((s) => s.status === 408);
             assert.ok(timeouts.length >= 1, 'the 408 path was exercised');
@@ -263,7 +263,7 @@ describe('NchanSubscriber.js in Chromium, cross-origin', { skip }, () => {
             assert.equal(repoll.status, 200);
             assert.deepEqual(seen.errors.map(([code]) => code).filter((code) => code !== 408), [], 'its only "errors" are the 408s');
           } else {
-            assert.equal(new URL(restart.url, hp.url).searchParams.get('last_event_id'), ids[49]);
+            assert.equal(new URL(restart.url, hp.url).searchParams.get('last_event_id'), atStop);
             assert.equal(restart.headers.accept, 'text/event-stream');
             assert.deepEqual(seen.errors, []);
           }
@@ -273,43 +273,41 @@ describe('NchanSubscriber.js in Chromium, cross-origin', { skip }, () => {
           // An EventSource comes back with Last-Event-ID, which holdpush reads before the older
           // last_event_id still in its URL; the long-poll with If-None-Match, as after a 408.
           const cut = hp.seen.length;
+          const atCut = ids[56] as string;
           hp.drop();
           await burst(3);
-          await receivedAtLeast(page, 58, 12_000);
-          await sleep(300);
-          seen = await state(page);
-          assert.deepEqual(seen.messages.map((m) => m.data), Array.from({ length: 58 }, (_, i) => label(i + 1)));
+          seen = await settle(12_000);
+          assert.deepEqual(seen.messages.map((m) => m.data), Array.from({ length: 61 }, (_, i) => label(i + 1)));
           assert.deepEqual(seen.messages.map((m) => m.id), ids);
           const back = hp.seen.slice(cut).find((s) => s.method === 'GET' && s.url.startsWith(`/sub/${channel}`));
           assert.ok(back, 'it came back');
           if (transport === 'eventsource') {
-            assert.equal(back.headers['last-event-id'], ids[54]);
-            assert.equal(new URL(back.url, hp.url).searchParams.get('last_event_id'), ids[49]);
+            assert.equal(back.headers['last-event-id'], atCut);
+            assert.equal(new URL(back.url, hp.url).searchParams.get('last_event_id'), atStop);
           } else {
-            assert.equal(back.headers['if-none-match'], ids[54]?.split(':')[1]);
+            assert.equal(back.headers['if-none-match'], atCut.split(':')[1]);
           }
 
           // The person reloads the page; three more come meanwhile. The new NchanSubscriber takes
           // lastMessageId from sessionStorage and names it alone: as long-poll in an Etag header
           // (the fourth way docs/protocol.md reads a position), as EventSource in last_event_id.
           const reload = hp.seen.length;
+          const atReload = ids[60] as string;
           await page.reload();
-          await until(() => hp.holdpush.stats().held.total === 0, 5000, 'the old page gone');
+          await waitFor(() => hp.holdpush.stats().held.total === 0, 5000, 'the old page gone');
           await burst(3);
           await subscribe(page, `${hp.url}/sub/${channel}`, transport);
-          await receivedAtLeast(page, 3);
-          await sleep(300);
-          seen = await state(page);
-          assert.deepEqual(seen.messages.map((m) => m.data), [label(59), label(60), label(61)]);
-          assert.deepEqual(seen.messages.map((m) => m.id), ids.slice(58));
+          seen = await settle();
+          assert.deepEqual(seen.messages.map((m) => m.data), [label(62), label(63), label(64), label(65)]);
+          assert.deepEqual(seen.messages.map((m) => m.id), ids.slice(61));
           const resumed = hp.seen.slice(reload).find((s) => s.method === 'GET' && s.url.startsWith(`/sub/${channel}`));
           assert.ok(resumed, 'the reloaded page asked');
           if (transport === 'longpoll') {
-            assert.equal(resumed.headers.etag, ids[57]);
+            assert.equal(resumed.headers.etag, atReload);
             assert.equal(resumed.headers['if-none-match'], undefined);
             assert.equal(resumed.headers['last-event-id'], undefined);
           } else {
-            assert.equal(new URL(resumed.url, hp.url).searchParams.get('last_event_id'), ids[57]);
+            assert.equal(new URL(resumed.url, hp.url).searchParams.get('last_event_id'), atReload);
           }
         } finally {
           await hp.close();

@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createAddressSet, parseAddressRule } from '../lib/address';
+import { createAddressSet, parseAddressRule } from '../lib/http/address';
 import { createMemoryStore } from '../lib/stores/memory/store';
-import { MAX_CHANNELS_PER_SUBSCRIPTION, isValidName, parseChannelList, parsePosition } from '../lib/names';
-import { NAME_CHARS, NASTY_CHARS, type Rng, TOKEN_CHARS, createRng, runSeed } from './support/fuzz-rng';
+import { isValidName, parseChannelList, parsePosition } from '../lib/names';
+import { requestPath } from './support/http';
+import { serve } from './support/servers';
+import { NAME_CHARS, NASTY_CHARS, type Rng, TOKEN_CHARS, createRng, runSeed } from './support/rng';
 
 const SEED = runSeed();
 const ROUNDS = Number(process.env.PROPERTY_ROUNDS ?? 20_000);
@@ -307,8 +309,23 @@ describe(`parser properties (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, () =
     });
   });
 
-  test('a subscription spans at most 16 channels (docs/protocol.md)', () => {
-    assert.equal(MAX_CHANNELS_PER_SUBSCRIPTION, 16);
+  test('the named cases: 128-character names, 16-channel lists, positions of every shape', () => {
+    assert.equal(isValidName('x'.repeat(128)), true);
+    assert.equal(isValidName('x'.repeat(129)), false);
+    const list = (count: number, name = (i: number) => `c${i}`) => Array.from({ length: count }, (_, i) => name(i)).join(',');
+    assert.deepEqual(parseChannelList('a,b,a'), ['a', 'b']);
+    assert.equal(parseChannelList(list(16))?.length, 16);
+    assert.equal(parseChannelList(list(17)), null, 'a subscription spans at most 16 channels (docs/protocol.md)');
+    assert.equal(parseChannelList(list(17, () => 'a')), null, 'a name given 17 times is still 17 names');
+    for (const bad of ['', ',', 'a,', ',a', 'a,,b', 'a,b/c', 'a,..']) assert.equal(parseChannelList(bad), null, bad);
+    assert.deepEqual(parsePosition('abc'), { ok: true, token: 'abc' });
+    assert.deepEqual(parsePosition('1764090000:42'), { ok: true, token: '42' });
+    assert.deepEqual(parsePosition('"lz1-7"'), { ok: true, token: 'lz1-7' });
+    assert.deepEqual(parsePosition('"0:lz1-7"'), { ok: true, token: 'lz1-7' });
+    assert.deepEqual(parsePosition('x'.repeat(512)), { ok: true, token: 'x'.repeat(512) });
+    for (const bad of ['', '*', 'W/"x"', 'x'.repeat(513), 'a b', '"', '""', '"abc', 'abc"', '1:', ':a', 'a:b', '1:2:3', '-1:a', '1.5:a', 'é']) {
+      assert.deepEqual(parsePosition(bad), { ok: false }, JSON.stringify(bad));
+    }
   });
 
   test('parseChannelList agrees with the reference and keeps its own promises', () => {
@@ -400,5 +417,21 @@ describe(`parser properties (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, () =
         return got === want ? undefined : `said ${got}, want ${want}`;
       },
     );
+  });
+
+  test('the server agrees with isValidName on channel names over HTTP', { timeout: 10_000 }, async (t) => {
+    const s = await serve(t);
+    const r = createRng(SEED ^ hash('over HTTP'));
+    for (let i = 0; i < 120; i++) {
+      const name = nameLike(r);
+      let path: string;
+      try {
+        path = `/pub/${encodeURIComponent(name)}`;
+      } catch {
+        continue; // a lone surrogate has no URL form
+      }
+      const reply = await requestPath(s, path, { method: 'POST', body: 'x' });
+      assert.equal(reply.status, isValidName(name) ? 202 : 400, `seed ${SEED} (replay with FUZZ_SEED=${SEED}), round ${i}: ${JSON.stringify(name)}`);
+    }
   });
 });

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { cliDefaults } from '../lib/config';
-import { errorOf, serve } from './support/f2-helpers';
-import { type RequestOptions, held, multipart, openStream, request as plainRequest, until } from './support/http';
+import { cliDefaults } from '../lib/cli/flags';
+import { type RequestOptions, errorOf, held, multipart, openStream, request as plainRequest, until } from './support/http';
+import { serve } from './support/servers';
 import { type Nginx, startNginx } from './support/nginx';
 
 const T = { timeout: 15_000 };

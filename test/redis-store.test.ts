@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type RedisClientLike, loadRedis } from '../lib/stores/redis/client';
 import { type RedisStore, type RedisStoreOptions, createRedisStore } from '../lib/stores/redis/store';
-import { createHoldpushServer } from '../lib/http-server';
+import { createHoldpushServer } from '../lib/http/http-server';
 import { type StoredMessage, StoreUnavailableError } from '../lib/stores/store';
 import { openStream, request } from './support/http';
 import { type RedisServer, startRedis } from './support/redis-server';

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { createAddressSet, parseAddressRule, unmapAddress } from '../lib/address';
+import { createAddressSet, parseAddressRule, unmapAddress } from '../lib/http/address';
 import { signJwt, verifyJwt } from '../lib/jwt';
-import { isValidName, parseChannelList, parsePosition } from '../lib/names';
-import { errorOf, pub, requestPath, serve } from './support/f2-helpers';
-import { held, multipart, request } from './support/http';
+import { errorOf, multipart, pub, request } from './support/http';
+import { held, serve } from './support/servers';
 
 const T = { timeout: 10_000 };
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -313,114 +312,5 @@ describe('addresses', () => {
   test('an unreadable publishAllow entry is a TypeError at construction', async () => {
     const { createHoldpush } = await import('../lib/index');
     assert.throws(() => createHoldpush({ log: 'off', publishAllow: ['nope'] }), TypeError);
-  });
-});
-
-/** mulberry32: a small seeded PRNG, so a failure names a case that can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const TOKEN_CHARS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._~-';
-const NAME_CHARS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._~-@';
-const NOISE = Array.from(' \t:/,"*W@%+=\u0000\u00e9\u2603\u{1f600}#?&;\'\\<>!$()[]{}|^`');
-
-function randomString(next: () => number, alphabet: string | readonly string[], max: number): string {
-  const length = Math.floor(next() * (max + 1));
-  let out = '';
-  for (let i = 0; i < length; i++) {
-    const pool = next() < 0.9 ? alphabet : NOISE;
-    out += pool[Math.floor(next() * pool.length)];
-  }
-  return out;
-}
-
-/** docs/protocol.md, "Positions and gaps": `<digits>:<T>` or a bare `T`, `T` = 1-512 of the token set, optionally in double quotes. */
-const POSITION = /^(?:\d{1,20}:)?([0-9A-Za-z._~-]{1,512})$/;
-
-function referencePosition(text: string): string | null {
-  let value = text.trim();
-  const quoted = /^"(.*)"$/s.exec(value);
-  if (quoted !== null) value = quoted[1] as string;
-  const match = POSITION.exec(value);
-  return match === null ? null : (match[1] as string);
-}
-
-/** docs/protocol.md, "Channels, messages and ids": 1-128 of `A-Z a-z 0-9 _ - . @ ~`, not `.` or `..`. */
-function referenceName(text: string): boolean {
-  return /^[A-Za-z0-9_\-.@~]{1,128}$/.test(text) && text !== '.' && text !== '..';
-}
-
-describe('parsePosition and isValidName against docs/protocol.md (seeded random cases)', () => {
-  test('parsePosition agrees with the protocol regex', () => {
-    const next = prng(0x5eed);
-    let accepted = 0;
-    const shapes: ((n: () => number) => string)[] = [
-      (n) => randomString(n, TOKEN_CHARS, 12),
-      (n) => `${Math.floor(n() * 1e10)}:${randomString(n, TOKEN_CHARS, 12)}`,
-      (n) => `"${randomString(n, TOKEN_CHARS, 10)}"`,
-      (n) => `"${Math.floor(n() * 1e6)}:${randomString(n, TOKEN_CHARS, 10)}"`,
-      (n) => randomString(n, TOKEN_CHARS + ':"', 16),
-      (n) => 'x'.repeat(505 + Math.floor(n() * 12)),
-      (n) => `${'9'.repeat(15 + Math.floor(n() * 10))}:${randomString(n, TOKEN_CHARS, 4)}`,
-      (n) => (n() < 0.5 ? 'W/' : '') + randomString(n, NOISE, 4),
-    ];
-    for (let i = 0; i < 20_000; i++) {
-      const shape = shapes[Math.floor(next() * shapes.length)] as (n: () => number) => string;
-      const text = shape(next);
-      const expected = referencePosition(text);
-      const parsed = parsePosition(text);
-      assert.deepEqual(parsed, expected === null ? { ok: false } : { ok: true, token: expected }, `case ${i}: ${JSON.stringify(text)}`);
-      if (expected !== null) accepted += 1;
-    }
-    // Both sides of the line were exercised.
-    assert.ok(accepted > 5000 && accepted < 15_000, `accepted ${accepted}`);
-  });
-
-  test('parsePosition on the named cases', () => {
-    assert.deepEqual(parsePosition('abc'), { ok: true, token: 'abc' });
-    assert.deepEqual(parsePosition('1764090000:42'), { ok: true, token: '42' });
-    assert.deepEqual(parsePosition('"lz1-7"'), { ok: true, token: 'lz1-7' });
-    assert.deepEqual(parsePosition('"0:lz1-7"'), { ok: true, token: 'lz1-7' });
-    assert.deepEqual(parsePosition('x'.repeat(512)), { ok: true, token: 'x'.repeat(512) });
-    for (const bad of ['', '*', 'W/"x"', 'x'.repeat(513), 'a b', '"', '""', '"abc', 'abc"', '1:', ':a', 'a:b', '1:2:3', '-1:a', '1.5:a', 'é']) {
-      assert.deepEqual(parsePosition(bad), { ok: false }, JSON.stringify(bad));
-    }
-  });
-
-  test('isValidName agrees with the protocol regex', () => {
-    const next = prng(0xc0ffee);
-    let accepted = 0;
-    for (let i = 0; i < 20_000; i++) {
-      const text = i % 50 === 0 ? ['.', '..', '...', '.a', 'a.'][i % 5] as string : randomString(next, NAME_CHARS, i % 7 === 0 ? 140 : 10);
-      assert.equal(isValidName(text), referenceName(text), `case ${i}: ${JSON.stringify(text)}`);
-      if (referenceName(text)) accepted += 1;
-    }
-    assert.ok(accepted > 3000 && accepted < 17_000, `accepted ${accepted}`);
-    assert.equal(isValidName('x'.repeat(128)), true);
-    assert.equal(isValidName('x'.repeat(129)), false);
-  });
-
-  test('parseChannelList: up to 16 valid names, duplicates folded', () => {
-    assert.deepEqual(parseChannelList('a,b,a'), ['a', 'b']);
-    assert.equal(parseChannelList(Array.from({ length: 16 }, (_, i) => `c${i}`).join(','))?.length, 16);
-    assert.equal(parseChannelList(Array.from({ length: 17 }, (_, i) => `c${i}`).join(',')), null);
-    for (const bad of ['', ',', 'a,', ',a', 'a,,b', 'a,b/c', 'a,..']) assert.equal(parseChannelList(bad), null, bad);
-  });
-
-  test('the server agrees with isValidName for random channel names over HTTP', T, async (t) => {
-    const s = await serve(t, { holdTimeout: 0.2 });
-    const next = prng(42);
-    for (let i = 0; i < 120; i++) {
-      const name = randomString(next, NAME_CHARS, i % 10 === 0 ? 135 : 8);
-      const reply = await requestPath(s, `/pub/${encodeURIComponent(name)}`, { method: 'POST', body: 'x' });
-      assert.equal(reply.status, isValidName(name) ? 202 : 400, `case ${i}: ${JSON.stringify(name)}`);
-    }
   });
 });

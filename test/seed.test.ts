@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type Running, held, multipart, request, startServer } from './support/http';
+import { describe, test } from 'node:test';
+import { multipart, request } from './support/http';
+import { held, startServer, suiteServer } from './support/servers';
 
 describe('the original demo: GET /?uid= and POST /send', () => {
-  let server: Running;
-  before(async () => {
-    server = await startServer({ holdTimeout: 0.3 });
-  });
-  after(() => server.close());
+  const server = suiteServer({ holdTimeout: 0.3 });
 
   test('a held uid gets a multipart form post, with its headers', async () => {
     const waiting = request(`${server.url}/?uid=1252473`);
@@ -203,38 +200,7 @@ describe('the original demo: GET /?uid= and POST /send', () => {
   });
 });
 
-describe('limits and shutdown', () => {
-  test('--max-subscribers answers 503 with Retry-After', async () => {
-    const server = await startServer({ maxSubscribers: 1 });
-    try {
-      const first = request(`${server.url}/?uid=a`);
-      await held(server, 1);
-      const second = await request(`${server.url}/?uid=b`);
-      assert.equal(second.status, 503);
-      assert.ok(second.headers['retry-after']);
-      assert.equal((second.json() as { error: string }).error, 'too_many_subscribers');
-      await server.holdpush.publish('uid:a', 'done');
-      assert.equal((await first).status, 200);
-    } finally {
-      await server.close();
-    }
-  });
-
-  test('--max-channels answers 503', async () => {
-    const server = await startServer({ maxChannels: 2 });
-    try {
-      await server.holdpush.publish('one', 'x');
-      await server.holdpush.publish('two', 'x');
-      const got = await request(`${server.url}/sub/three`);
-      assert.equal(got.status, 503);
-      assert.equal((got.json() as { error: string }).error, 'too_many_channels');
-      const pub = await request(`${server.url}/pub/three`, { method: 'POST', body: 'x' });
-      assert.equal(pub.status, 503);
-    } finally {
-      await server.close();
-    }
-  });
-
+describe('leaving and shutdown', () => {
   test('a client that goes away while held is forgotten at once', async () => {
     const server = await startServer();
     try {

@@ -9,6 +9,7 @@ import { Agent, type ClientRequest, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from './support/http';
+import { eventually } from './support/wait';
 
 const CLIENTS = 2000;
 const CYCLES = 6;
@@ -65,15 +66,9 @@ describe('soak: 2,000 clients holding and dropping, cycle after cycle', () => {
     messages: { published: number; delivered: number };
   }
 
-  /** Polls the cheap `/stats` (no GC) until `check` holds. */
-  async function waitFor(what: string, check: (stats: Stats) => boolean, ms = 15_000): Promise<Stats> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const stats = (await request(`${base}/stats`)).json() as Stats;
-      if (check(stats)) return stats;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(stats)}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+  /** Reads the cheap `/stats` (no GC) until `check` holds. */
+  function statsWhen(what: string, check: (stats: Stats) => boolean, ms = 15_000): Promise<Stats> {
+    return eventually(async () => (await request(`${base}/stats`)).json() as Stats, check, ms, what);
   }
 
   test(`${CLIENTS} clients x ${CYCLES} cycles: held and channels back to zero each time, heap settles`, async () => {
@@ -99,7 +94,7 @@ describe('soak: 2,000 clients holding and dropping, cycle after cycle', () => {
           req.end();
           requests.push(req);
         }));
-        await waitFor(`cycle ${cycle}: ${CLIENTS} held`, (stats) => stats.held.total === CLIENTS);
+        await statsWhen(`cycle ${cycle}: ${CLIENTS} held`, (stats) => stats.held.total === CLIENTS);
         if (deliver) {
           for (let k = 0; k < CHANNELS; k++) {
             const sent = await request(`${base}/pub/soak-${k}`, { method: 'POST', body: `cycle ${cycle} to ${k}` });
@@ -116,17 +111,12 @@ describe('soak: 2,000 clients holding and dropping, cycle after cycle', () => {
       } finally {
         for (const agent of agents) agent.destroy();
       }
-      await waitFor(`cycle ${cycle}: nothing held`, (stats) => stats.held.total === 0, 10_000);
+      await statsWhen(`cycle ${cycle}: nothing held`, (stats) => stats.held.total === 0, 10_000);
       // No channel outlives its last subscriber and its messages (messageTtl 0.5 s).
-      const stats = await waitFor(`cycle ${cycle}: channels back to ${initial.stats.channels}`, (s) => s.channels === initial.stats.channels, 10_000);
+      const stats = await statsWhen(`cycle ${cycle}: channels back to ${initial.stats.channels}`, (s) => s.channels === initial.stats.channels, 10_000);
       assert.equal(stats.messages.delivered, delivered);
-      const deadline = Date.now() + 10_000;
-      let m = await memory();
-      while (m.connections > 1 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-        m = await memory();
-      }
-      assert.ok(m.connections <= 1, `cycle ${cycle}: ${m.connections} connections left open on the server`);
+      // The one connection left is the one asking.
+      const m = await eventually(memory, (seen) => seen.connections <= 1, 10_000, `cycle ${cycle}: no connection left open on the server`);
       heap.push(m.heapUsed);
       rss.push(m.rss);
     }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { publishMany, serve, sleep } from './support/f2-helpers';
-import { openStream, parseEvents } from './support/f2-sse';
-import { held, request, until } from './support/http';
+import { mockIntervals } from './support/clock';
+import { request } from './support/http';
+import { held, publishMany, serve } from './support/servers';
+import { openEventStream, parseEvents } from './support/sse';
+import { waitFor } from './support/wait';
 
 const T = { timeout: 10_000 };
 
@@ -13,7 +15,7 @@ test('parseEvents reads blocks, comments, multi-line data (helper self-check)', 
 
 test('headers, the opening comment, then messages as id/data events', T, async (t) => {
   const s = await serve(t, { corsOrigin: 'https://app.example' });
-  const stream = await openStream(`${s.url}/sub/live`);
+  const stream = await openEventStream(`${s.url}/sub/live`);
   t.after(() => stream.close());
   assert.equal(stream.status, 200);
   assert.equal(stream.headers['content-type'], 'text/event-stream; charset=utf-8');
@@ -39,7 +41,7 @@ test('headers, the opening comment, then messages as id/data events', T, async (
 test('a multi-line body becomes one data: line per line (LF, CRLF, CR, empty lines)', T, async (t) => {
   const s = await serve(t);
   await s.holdpush.publish('lines', 'one\ntwo\r\nthree\rfour\n\nsix');
-  const stream = await openStream(`${s.url}/sub/lines`);
+  const stream = await openEventStream(`${s.url}/sub/lines`);
   t.after(() => stream.close());
   await stream.waitFor((text) => text.includes('data: six\n\n'));
   assert.match(stream.text(), /\ndata: one\ndata: two\ndata: three\ndata: four\ndata: \ndata: six\n\n$/);
@@ -49,7 +51,7 @@ test('a multi-line body becomes one data: line per line (LF, CRLF, CR, empty lin
 test('event: line from the publisher, on replay and live', T, async (t) => {
   const s = await serve(t);
   await s.holdpush.publish('ev', 'replayed', { event: 'tick' });
-  const stream = await openStream(`${s.url}/sub/ev`);
+  const stream = await openEventStream(`${s.url}/sub/ev`);
   t.after(() => stream.close());
   await stream.waitFor((text) => text.includes('data: replayed'));
   await held(s, 1);
@@ -65,7 +67,7 @@ test('event: line from the publisher, on replay and live', T, async (t) => {
 test('replays from Last-Event-ID (and last_event_id), then goes live', T, async (t) => {
   const s = await serve(t);
   const ids = await publishMany(s, 'replay', 4);
-  const stream = await openStream(`${s.url}/sub/replay`, { 'Last-Event-ID': ids[1] as string });
+  const stream = await openEventStream(`${s.url}/sub/replay`, { headers: { 'Last-Event-ID': ids[1] as string } });
   t.after(() => stream.close());
   await stream.waitFor((text) => text.includes('data: m3\n\n'));
   await held(s, 1);
@@ -77,7 +79,7 @@ test('replays from Last-Event-ID (and last_event_id), then goes live', T, async 
   );
   assert.ok(!stream.text().includes('event: gap'));
 
-  const byQuery = await openStream(`${s.url}/sub/replay?last_event_id=${encodeURIComponent(ids[2] as string)}`);
+  const byQuery = await openEventStream(`${s.url}/sub/replay?last_event_id=${encodeURIComponent(ids[2] as string)}`);
   t.after(() => byQuery.close());
   await byQuery.waitFor((text) => text.includes('data: m4\n\n'));
   assert.deepEqual(byQuery.messages().map((e) => e.data), ['m3', 'm4']);
@@ -86,7 +88,7 @@ test('replays from Last-Event-ID (and last_event_id), then goes live', T, async 
 test('without a position the stream replays the whole buffer (oldest first)', T, async (t) => {
   const s = await serve(t);
   await publishMany(s, 'all', 3);
-  const stream = await openStream(`${s.url}/sub/all`);
+  const stream = await openEventStream(`${s.url}/sub/all`);
   t.after(() => stream.close());
   await stream.waitFor((text) => text.includes('data: m2\n\n'));
   assert.deepEqual(stream.messages().map((e) => e.data), ['m0', 'm1', 'm2']);
@@ -95,7 +97,7 @@ test('without a position the stream replays the whole buffer (oldest first)', T,
 test('a long replay (more than one read page) arrives complete and in order', T, async (t) => {
   const s = await serve(t, { buffer: 2500 });
   await publishMany(s, 'long', 2100);
-  const stream = await openStream(`${s.url}/sub/long`);
+  const stream = await openEventStream(`${s.url}/sub/long`);
   t.after(() => stream.close());
   await stream.waitFor((text) => text.includes('data: m2099\n\n'));
   await held(s, 1);
@@ -110,7 +112,7 @@ test('a multiplexed stream interleaves channels in publish order', T, async (t) 
   const s = await serve(t);
   await s.holdpush.publish('b', 'b0');
   await s.holdpush.publish('a', 'a0');
-  const stream = await openStream(`${s.url}/sub/a,b`);
+  const stream = await openEventStream(`${s.url}/sub/a,b`);
   t.after(() => stream.close());
   await stream.waitFor((text) => text.includes('data: a0'));
   await held(s, 1);
@@ -121,25 +123,37 @@ test('a multiplexed stream interleaves channels in publish order', T, async (t) 
   assert.deepEqual(stream.messages().map((e) => e.data), ['b0', 'a0', 'a1', 'b1']);
 });
 
-test('keepalive comments every --keepalive', T, async (t) => {
-  const s = await serve(t, { keepalive: 0.1 });
-  const stream = await openStream(`${s.url}/sub/quiet`);
+test('keepalive comments every --keepalive, not sooner, not later', T, async (t) => {
+  // The server's intervals run on a clock that only this test moves (messages and sockets
+  // do not need it), so it sees exactly when each comment goes out.
+  const clock = mockIntervals(t);
+  const s = await serve(t, { keepalive: 5 });
+  const stream = await openEventStream(`${s.url}/sub/quiet`);
   t.after(() => stream.close());
   await stream.waitFor((text) => text.length > 0);
+  await held(s, 1);
   const opening = stream.events().length;
-  await stream.waitFor(() => stream.events().length >= opening + 3, 3000, 'three keepalives');
-  for (const event of stream.events().slice(opening)) {
-    assert.equal(event.data, undefined);
-    assert.equal(event.comments.length, 1);
+  const keepalives = () => stream.events().slice(opening).filter((event) => event.data === undefined).length;
+  for (let round = 1; round <= 3; round++) {
+    clock.tick(4999);
+    // A message marks a point in the stream: whatever was written before it has arrived with it.
+    await s.holdpush.publish('quiet', `mark ${round}`);
+    await stream.waitFor((text) => text.endsWith(`data: mark ${round}\n\n`));
+    assert.equal(keepalives(), round - 1, `a keepalive before ${5 * round} s`);
+    clock.tick(1);
+    await stream.waitFor(() => keepalives() === round, 2000, `keepalive ${round} at ${5 * round} s`);
   }
-  assert.equal(stream.messages().length, 0);
+  for (const event of stream.events().slice(opening)) {
+    if (event.data === undefined) assert.deepEqual(event, { comments: [''] });
+  }
+  assert.deepEqual(stream.messages().map((event) => event.data), ['mark 1', 'mark 2', 'mark 3']);
 });
 
 test('gap: event gap with the position sent and the oldest id still held, before the replay', T, async (t) => {
   const s = await serve(t, { buffer: 3 });
   const ids = await publishMany(s, 'gappy', 6);
   const sent = ids[0] as string;
-  const stream = await openStream(`${s.url}/sub/gappy`, { 'Last-Event-ID': sent });
+  const stream = await openEventStream(`${s.url}/sub/gappy`, { headers: { 'Last-Event-ID': sent } });
   t.after(() => stream.close());
   await stream.waitFor((text) => text.includes('data: m5\n\n'));
   const messages = stream.messages();
@@ -155,7 +169,7 @@ test('gap: event gap with the position sent and the oldest id still held, before
 test('gap from a made-up token: announced with the position exactly as sent', T, async (t) => {
   const s = await serve(t);
   const ids = await publishMany(s, 'gappy', 2);
-  const stream = await openStream(`${s.url}/sub/gappy?last_event_id=${encodeURIComponent('123:never-issued')}`);
+  const stream = await openEventStream(`${s.url}/sub/gappy?last_event_id=${encodeURIComponent('123:never-issued')}`);
   t.after(() => stream.close());
   await stream.waitFor((text) => text.includes('data: m1\n\n'));
   const messages = stream.messages();
@@ -174,10 +188,12 @@ test('a malformed Last-Event-ID is 400 JSON, not a stream', T, async (t) => {
 
 test('a stream does not end at holdTimeout', T, async (t) => {
   const s = await serve(t, { holdTimeout: 0.2, keepalive: 30 });
-  const stream = await openStream(`${s.url}/sub/long`);
+  const stream = await openEventStream(`${s.url}/sub/long`);
   t.after(() => stream.close());
   await held(s, 1);
-  await sleep(600);
+  // Two long-polls one after the other, each held from after the stream opened, time out: every
+  // deadline the stream could have had has passed by the second 408 (the first may carry jitter).
+  for (let i = 0; i < 2; i++) assert.equal((await request(`${s.url}/sub/long`)).status, 408);
   assert.equal(stream.isEnded(), false);
   assert.deepEqual(s.holdpush.stats().held, { longpoll: 0, stream: 1, total: 1 });
   await s.holdpush.publish('long', 'still here');
@@ -187,19 +203,19 @@ test('a stream does not end at holdTimeout', T, async (t) => {
 
 test('released when the client closes', T, async (t) => {
   const s = await serve(t);
-  const streams = await Promise.all([openStream(`${s.url}/sub/a`), openStream(`${s.url}/sub/a,b`)]);
+  const streams = await Promise.all([openEventStream(`${s.url}/sub/a`), openEventStream(`${s.url}/sub/a,b`)]);
   await held(s, 2);
   assert.equal(s.holdpush.stats().held.stream, 2);
   for (const stream of streams) stream.close();
-  await until(() => s.holdpush.stats().held.total === 0, 2000, 'streams released');
+  await waitFor(() => s.holdpush.stats().held.total === 0, 2000, 'streams released');
   assert.equal((await s.holdpush.publish('a', 'x')).delivered, 0);
 });
 
 test('released on channel delete: :410 Gone, then the end', T, async (t) => {
   const s = await serve(t);
-  const stream = await openStream(`${s.url}/sub/doomed`);
+  const stream = await openEventStream(`${s.url}/sub/doomed`);
   t.after(() => stream.close());
-  const other = await openStream(`${s.url}/sub/kept`);
+  const other = await openEventStream(`${s.url}/sub/kept`);
   t.after(() => other.close());
   await held(s, 2);
   await s.holdpush.publish('doomed', 'last words');
@@ -214,7 +230,7 @@ test('released on channel delete: :410 Gone, then the end', T, async (t) => {
 
 test('released on holdpush.close(): the stream ends, the registry is empty', T, async (t) => {
   const s = await serve(t);
-  const stream = await openStream(`${s.url}/sub/bye`);
+  const stream = await openEventStream(`${s.url}/sub/bye`);
   t.after(() => stream.close());
   await held(s, 1);
   await s.holdpush.close();
@@ -229,9 +245,9 @@ test('released on holdpush.close(): the stream ends, the registry is empty', T, 
 
 test('a slow reader is cut off once its unsent bytes pass the bound', { timeout: 20_000 }, async (t) => {
   const s = await serve(t, { buffer: 4, keepalive: 30 });
-  const stream = await openStream(`${s.url}/sub/firehose`);
+  const stream = await openEventStream(`${s.url}/sub/firehose`);
   t.after(() => stream.close());
-  const fast = await openStream(`${s.url}/sub/firehose`);
+  const fast = await openEventStream(`${s.url}/sub/firehose`);
   t.after(() => fast.close());
   await held(s, 2);
   stream.pause();
@@ -243,7 +259,7 @@ test('a slow reader is cut off once its unsent bytes pass the bound', { timeout:
     // The fast reader (in this same process) keeps up before the next message goes out.
     await fast.waitFor((text) => text.lastIndexOf(`id: ${id}\n`) >= 0 && text.endsWith('\n\n'), 5000, `message ${sent} at the fast reader`);
   }
-  await until(() => s.holdpush.stats().held.stream === 1, 5000, 'the slow stream cut');
+  await waitFor(() => s.holdpush.stats().held.stream === 1, 5000, 'the slow stream cut');
   assert.ok(sent < 4000, `still held after ${sent} messages`);
   // At least the bound (1 MiB) had to pile up before it was cut.
   assert.ok(sent * chunk.length > 1024 * 1024, `cut after ${sent} messages`);
@@ -256,5 +272,5 @@ test('a slow reader is cut off once its unsent bytes pass the bound', { timeout:
   const data = fast.messages().map((e) => (e.data as string).slice(0, (e.data as string).indexOf(':')));
   assert.deepEqual(data.slice(0, -1), Array.from({ length: sent }, (_, i) => String(i)));
   fast.close();
-  await until(() => s.holdpush.stats().held.total === 0, 2000, 'registry empty');
+  await waitFor(() => s.holdpush.stats().held.total === 0, 2000, 'registry empty');
 });

@@ -1,5 +1,5 @@
 /**
- * What the fast path of lib/wire.ts relies on in node:http, checked on the running Node (the
+ * What the fast path of lib/http/wire.ts relies on in node:http, checked on the running Node (the
  * Node matrix runs this file on every supported major). The fast path hands node:http a head
  * it built itself through the private `_header`; the day a Node release changes what that
  * means, the tests here fail and say what changed, instead of answers going wrong or the
@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import type { Outgoing } from '../lib/http-internals';
-import { Prebuilt, fastPathMisfit, keepAliveHead } from '../lib/wire';
+import type { Outgoing } from '../lib/http/http-internals';
+import { Prebuilt, fastPathMisfit, keepAliveHead } from '../lib/http/wire';
 import { until } from './support/http';
 import { RawConnection, undated } from './support/raw-http';
 

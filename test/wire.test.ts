@@ -1,5 +1,5 @@
 /**
- * The bytes of answers that holdpush serialises itself (lib/wire.ts): what node:http would have
+ * The bytes of answers that holdpush serialises itself (lib/http/wire.ts): what node:http would have
  * sent, keep-alive and pipelining intact, and node:http's own path where it must shape the answer.
  */
 import assert from 'node:assert/strict';
@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createHoldpush } from '../lib/index';
-import { type Running, held, request, startServer, until } from './support/http';
+import { type Running, exchange, held, request, startServer, until } from './support/http';
 import { RawConnection } from './support/raw-http';
 
 async function publish(running: Running, channel: string, body: string | Buffer, type = 'text/plain'): Promise<void> {
@@ -93,10 +93,14 @@ for (const fastWire of [true, false]) {
 
     test('a batch answer with non-ASCII text: Content-Length counts UTF-8 bytes', async () => {
       await publish(running, 'wire-utf8', 'déjà vu ✓');
-      const reply = await request(`${running.url}/sub/wire-utf8?last_event_id=${encodeURIComponent('0-0')}`, { headers: { Accept: 'application/json' } });
-      assert.equal(reply.status, 200);
-      assert.equal(Number(reply.headers['content-length']), reply.body.length);
-      const json = reply.json() as { messages: { data: string }[] };
+      // Read to the end of the connection, not by Content-Length, so that a wrong one shows.
+      const bytes = await exchange(running.port, 'GET /sub/wire-utf8?last_event_id=0-0 HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\nConnection: close\r\n\r\n');
+      const end = bytes.indexOf('\r\n\r\n');
+      const head = bytes.subarray(0, end).toString('latin1');
+      const body = bytes.subarray(end + 4);
+      assert.match(head, /^HTTP\/1\.1 200 /);
+      assert.equal(/\r\nContent-Length: (\d+)/i.exec(head)?.[1], String(body.length), head);
+      const json = JSON.parse(body.toString('utf8')) as { messages: { data: string }[] };
       assert.equal(json.messages.at(-1)?.data, 'déjà vu ✓');
     });
 

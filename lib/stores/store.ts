@@ -6,6 +6,7 @@
  * What a store can do beyond the common methods it says by its capabilities (`immediate`,
  * `wakesInStep`, `deployment`); the core asks those, never the store's `kind`.
  */
+import type { IdempotencyLedger } from '../idempotency/ledger';
 import type { DeploymentFigures } from './figures';
 
 /** What a publisher hands over. */
@@ -15,6 +16,11 @@ export interface MessageInput {
   contentType: string;
   /** EventSource event name (`X-EventSource-Event`), when the publisher sent one. */
   event?: string;
+}
+
+/** One message of a batch: what a publisher hands over, and its channel. */
+export interface BatchInput extends MessageInput {
+  readonly channel: string;
 }
 
 /** A message as stored: immutable once appended. */
@@ -101,6 +107,14 @@ export interface MessageStore {
   readonly bufferBudget?: number;
   /** Appends and tells every watcher before the returned promise settles (for local watchers). */
   append(channel: string, input: MessageInput): Promise<StoredMessage>;
+  /**
+   * Appends every message in the given order (tokens increase in it), or none: a batch the store
+   * refuses (the channel limit, the store unavailable) leaves nothing behind. Watchers hear each
+   * message as with `append`. One round trip to a shared store, however many messages.
+   */
+  appendMany(inputs: readonly BatchInput[]): Promise<StoredMessage[]>;
+  /** Where publishes with an `Idempotency-Key` are decided, for every process that shares the store. */
+  readonly idempotency: IdempotencyLedger;
   /** Up to `limit` messages after `after` (a token, or null for the oldest held). */
   read(channels: readonly string[], after: string | null, limit: number): Promise<ReadResult>;
   /** The position just before the next message, even when no message exists yet. */

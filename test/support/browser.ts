@@ -1,10 +1,10 @@
+/** Chromium for the browser tests: one per file, tabs that leave a screenshot and a log when a test fails. */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
-import { type CreateHoldpushOptions, createHoldpushServer } from '../../lib/index';
-import type { Running } from './http';
+import type { CreateHoldpushOptions } from '../../lib/index';
+import { type Running, startServer } from './servers';
 
 /** Debian's Chromium, which `.ci/run` installs (HOLDPUSH_CHROMIUM names another, e.g. to try the skip). */
 export const CHROMIUM = process.env.HOLDPUSH_CHROMIUM || '/usr/bin/chromium';
@@ -152,60 +152,12 @@ async function keepEvidence(name: string, pages: readonly Page[], logs: readonly
   }
 }
 
+// The starter, the wait and the pause of browser.test.ts live in servers.ts, wait.ts and
+// node:timers; these names stay for it.
+export { eventually } from './wait';
+export { setTimeout as sleep } from 'node:timers/promises';
+
 /** A holdpush server on 127.0.0.1 at a given port (a restart on the same port), logging off. */
-export async function startServerAt(port: number, options: CreateHoldpushOptions = {}): Promise<Running> {
-  const { server, holdpush } = createHoldpushServer({ log: 'off', ...options });
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, '127.0.0.1', () => {
-          server.removeListener('error', reject);
-          resolve();
-        });
-      });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > deadline) {
-        await holdpush.close();
-        throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  const bound = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${bound}`,
-    port: bound,
-    holdpush,
-    async close() {
-      await holdpush.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+export function startServerAt(port: number, options: CreateHoldpushOptions = {}): Promise<Running> {
+  return startServer(options, { port });
 }
-
-/**
- * Resolves with what `read` returns once `check` accepts it, retrying every 50 ms (reads that
- * throw, as they do while a tab is between two documents, are retried too); rejects after `ms`
- * with the last value seen.
- */
-export async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, ms = 5000, what = 'the page'): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown = '(nothing read)';
-  for (;;) {
-    try {
-      const value = await read();
-      last = value;
-      if (check(value)) return value;
-    } catch (error) {
-      last = `(read failed: ${(error as Error).message.split('\n')[0]})`;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

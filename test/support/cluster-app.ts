@@ -2,19 +2,21 @@
  * A holdpush cluster as `--workers N` runs it, for the tests: the primary runs the sequencer
  * and supervises; each worker serves HTTP on the shared port with the cluster store.
  *
- * Environment: HP_PORT (required), HP_WORKERS (2), HP_BUFFER (1000), HP_HOLD (hold timeout, 5).
+ * Environment: HP_PORT (required), HP_WORKERS (2), HP_BUFFER (1000), HP_HOLD (hold timeout, 5),
+ * HP_IDEMPOTENCY_TTL (300).
  * Besides holdpush's routes, each worker answers `GET /_worker` with
  * `{"pid": n, "totals": <the cluster's summed figures>}` so that tests can tell workers apart.
  */
 import cluster from 'node:cluster';
-import { runCluster } from '../../lib/cluster';
+import { runCluster } from '../../lib/cli/cluster';
 import { type ClusterStore, createClusterStore } from '../../lib/stores/cluster/worker';
-import { createHoldpushServer } from '../../lib/http-server';
+import { createHoldpushServer } from '../../lib/http/http-server';
 
 const port = Number(process.env.HP_PORT);
 const workers = Number(process.env.HP_WORKERS ?? 2);
 const buffer = Number(process.env.HP_BUFFER ?? 1000);
 const holdTimeout = Number(process.env.HP_HOLD ?? 5);
+const idempotencyTtl = Number(process.env.HP_IDEMPOTENCY_TTL ?? 300);
 
 if (cluster.isPrimary) {
   const running = runCluster({ workers, sequencer: { buffer, messageTtl: 3600, maxChannels: 1000 }, shutdownTimeout: 2, restartDelay: 50 });
@@ -27,6 +29,7 @@ if (cluster.isPrimary) {
   const { server, holdpush } = createHoldpushServer({
     buffer,
     holdTimeout,
+    idempotencyTtl,
     log: 'off',
     shutdownTimeout: 2,
     store: (context) => {

@@ -4,7 +4,7 @@
  * own seeded generator, so `FUZZ_SEED` replays a run case by case whatever the interleaving.
  */
 import { signJwt } from '../../lib/index';
-import { NAME_CHARS, NASTY_CHARS, type Rng, TOKEN_CHARS } from './fuzz-rng';
+import { NAME_CHARS, NASTY_CHARS, type Rng, TOKEN_CHARS } from './rng';
 
 /** A marker put wherever a secret goes; no log line may ever contain it. */
 export const SECRET_MARK = 'FUZZSECRET';

@@ -1,5 +1,5 @@
 import { type Socket, connect } from 'node:net';
-import { until } from './http';
+import { waitFor } from './wait';
 
 export interface RawAnswer {
   statusLine: string;
@@ -62,7 +62,7 @@ export class RawConnection {
   }
 
   async answer(index: number): Promise<RawAnswer> {
-    await until(() => this.answers.length > index, 5000, `answer ${index + 1}`);
+    await waitFor(() => this.answers.length > index, 5000, `answer ${index + 1}`);
     return this.answers[index] as RawAnswer;
   }
 

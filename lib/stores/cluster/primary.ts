@@ -1,9 +1,10 @@
 /** The cluster's primary: one sequencer (a memory store) for every worker, served over IPC. */
+import { IdempotencyCache } from '../../idempotency/cache';
 import { type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { createMemoryStore } from '../memory/store';
 import { type MessageStore, StoreUnavailableError } from '../store';
 import { HoldTable } from './holds';
-import { type Call, type PrimaryMessage, isWorkerMessage, toBuffer, toWire } from './protocol';
+import { type Call, type PrimaryMessage, type WireMessage, isWorkerMessage, toBuffer, toWire } from './protocol';
 
 /** The side of the IPC channel the primary sees (a `cluster.Worker`). */
 export interface WorkerLink {
@@ -49,6 +50,10 @@ interface Attached {
 export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPrimary {
   const holds = new HoldTable();
   const workers = new Map<number, Attached>();
+  /** The cluster's idempotency keys: the primary decides for every worker. */
+  const keys = new IdempotencyCache();
+  /** While a batch is appended, its messages gather here and go to the workers as one IPC message. */
+  let batch: WireMessage[] | undefined;
   const store = createMemoryStore({
     buffer: options.buffer,
     messageTtl: options.messageTtl,
@@ -71,7 +76,10 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
   }
 
   store.watch({
-    message: (message) => broadcast({ hp: 'msg', message: toWire(message) }),
+    message(message) {
+      if (batch !== undefined) batch.push(toWire(message));
+      else broadcast({ hp: 'msg', message: toWire(message) });
+    },
     deleted: (channel) => broadcast({ hp: 'del', channel }),
   });
 
@@ -87,6 +95,26 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
         const message = await store.append(channel, { data: toBuffer(input.data), contentType: input.contentType, event: input.event });
         const { data: _data, ...rest } = toWire(message);
         return rest;
+      }
+      case 'appendMany': {
+        const inputs = call.args[0].map((input) => ({ channel: input.channel, data: toBuffer(input.data), contentType: input.contentType, event: input.event }));
+        // The sequencer (a memory store) tells its watchers inside the call, before it returns.
+        batch = [];
+        const appended = store.appendMany(inputs);
+        const told = batch;
+        batch = undefined;
+        if (told.length > 0) broadcast({ hp: 'msgs', messages: told });
+        return (await appended).map((message) => {
+          const { data: _data, ...rest } = toWire(message);
+          return rest;
+        });
+      }
+      case 'claim':
+        return keys.claim(call.args[0], call.args[1], workerId);
+      case 'settle': {
+        const [key, ticket, answer, ttlMs] = call.args;
+        keys.settle(key, ticket, answer, ttlMs);
+        return true;
       }
       case 'read': {
         const result = await store.read(...call.args);
@@ -150,6 +178,7 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
     if (worker === undefined) return;
     worker.off();
     letGo(holds.releaseAll(workerId));
+    keys.abandon(workerId);
     workers.delete(workerId);
   }
 
@@ -172,6 +201,7 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
     async close() {
       clearInterval(statsTimer);
       for (const id of [...workers.keys()]) detach(id);
+      keys.clear();
       await store.close();
     },
   };

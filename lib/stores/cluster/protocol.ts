@@ -1,4 +1,5 @@
 /** The cluster store's IPC protocol between a worker and the primary: the messages as types, and their checks. */
+import { type IdempotentAnswer, isIdempotentAnswer } from '../../idempotency/ledger';
 import type { DeploymentTotals, ProcessFigures } from '../figures';
 import type { ChannelInfo, StoreStats, StoredMessage } from '../store';
 
@@ -30,9 +31,23 @@ export interface WireRead {
   more: boolean;
 }
 
-/** A worker's request, by operation (the store method of the same name). */
+/** What a worker publishes: the message's body, type and event (and, in a batch, its channel). */
+export interface WireInput {
+  data: Uint8Array;
+  contentType: string;
+  event: string | undefined;
+}
+
+export interface WireBatchInput extends WireInput {
+  channel: string;
+}
+
+/** A worker's request, by operation (the store method of the same name; `claim` and `settle` are its ledger's). */
 export type Call =
-  | { op: 'append'; args: [channel: string, input: { data: Uint8Array; contentType: string; event: string | undefined }] }
+  | { op: 'append'; args: [channel: string, input: WireInput] }
+  | { op: 'appendMany'; args: [inputs: WireBatchInput[]] }
+  | { op: 'claim'; args: [key: string, fingerprint: string, ttlMs: number] }
+  | { op: 'settle'; args: [key: string, ticket: string, answer: IdempotentAnswer | null, ttlMs: number] }
   | { op: 'read'; args: [channels: string[], after: string | null, limit: number] }
   | { op: 'head'; args: [] }
   | { op: 'touch'; args: [channels: string[]] }
@@ -50,6 +65,8 @@ export type PrimaryMessage =
   | { hp: 'res'; id: number; ok: true; value: unknown }
   | { hp: 'res'; id: number; ok: false; error: { code: string | undefined; message: string } }
   | { hp: 'msg'; message: WireMessage }
+  /** The messages of one batch, in order: one IPC message however many there are. */
+  | { hp: 'msgs'; messages: WireMessage[] }
   | { hp: 'del'; channel: string }
   /** The sequencer's figures, and the sums of every other worker's last report. */
   | { hp: 'stats'; store: StoreStats; others: DeploymentTotals };
@@ -105,6 +122,10 @@ function isWireMessage(value: unknown): value is WireMessage {
   return isObject(value) && value.data instanceof Uint8Array && isAppended(value);
 }
 
+export function isAppendedList(value: unknown): value is Appended[] {
+  return Array.isArray(value) && value.every(isAppended);
+}
+
 export function isWireRead(value: unknown): value is WireRead {
   return isObject(value) && Array.isArray(value.messages) && value.messages.every(isWireMessage) && isBoolean(value.gap) && isString(value.head) && isBoolean(value.more);
 }
@@ -114,14 +135,26 @@ export function isChannelInfo(value: unknown): value is ChannelInfo | null {
   return hasNumbers(value, ['messages']) && isOptionalString(value.lastMessageId) && (value.requested === undefined || isNumber(value.requested));
 }
 
+function isWireInput(value: unknown): value is WireInput {
+  return isObject(value) && value.data instanceof Uint8Array && isString(value.contentType) && isOptionalString(value.event);
+}
+
+function isWireBatchInput(value: unknown): value is WireBatchInput {
+  return isObject(value) && isString(value.channel) && isWireInput(value);
+}
+
 function isCall(value: Fields): boolean {
   const args = value.args;
   if (!Array.isArray(args)) return false;
   switch (value.op) {
-    case 'append': {
-      const input: unknown = args[1];
-      return args.length === 2 && isString(args[0]) && isObject(input) && input.data instanceof Uint8Array && isString(input.contentType) && isOptionalString(input.event);
-    }
+    case 'append':
+      return args.length === 2 && isString(args[0]) && isWireInput(args[1]);
+    case 'appendMany':
+      return args.length === 1 && Array.isArray(args[0]) && args[0].every(isWireBatchInput);
+    case 'claim':
+      return args.length === 3 && isString(args[0]) && isString(args[1]) && isNumber(args[2]);
+    case 'settle':
+      return args.length === 4 && isString(args[0]) && isString(args[1]) && (args[2] === null || isIdempotentAnswer(args[2])) && isNumber(args[3]);
     case 'read':
       return args.length === 3 && isStrings(args[0]) && (args[1] === null || isString(args[1])) && isNumber(args[2]);
     case 'head':
@@ -163,6 +196,8 @@ export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
     }
     case 'msg':
       return isWireMessage(value.message);
+    case 'msgs':
+      return Array.isArray(value.messages) && value.messages.every(isWireMessage);
     case 'del':
       return isString(value.channel);
     case 'stats':

@@ -1,10 +1,11 @@
 /** A cluster worker's store: forwards every call to the primary's sequencer and hears its messages and deletions. */
+import { isClaim } from '../../idempotency/ledger';
 import { type DeploymentFigures, type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { followsPosition } from '../memory/tokens';
 import { RecentMessages } from '../recent';
 import { type MessageStore, type StoreStats, StoreUnavailableError, unavailable } from '../store';
 import { Watchers } from '../watchers';
-import { type Call, type PrimaryMessage, type WorkerMessage, fromWire, isAppended, isBoolean, isChannelInfo, isPrimaryMessage, isString, isWireRead } from './protocol';
+import { type Call, type PrimaryMessage, type WireMessage, type WorkerMessage, fromWire, isAppended, isAppendedList, isBoolean, isChannelInfo, isPrimaryMessage, isString, isWireRead } from './protocol';
 
 /** The side of the IPC channel a worker sees (`process` in a cluster worker). */
 export interface PrimaryLink {
@@ -49,8 +50,11 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
 }
 
-/** Recently heard messages kept to hand back from `append` the object the watchers saw. */
-const RECENT_LIMIT = 1024;
+/**
+ * Recently heard messages kept to hand back from `append` the object the watchers saw: twice
+ * the largest batch, so a batch is still whole when its answer comes (trimming keeps half).
+ */
+const RECENT_LIMIT = 2048;
 
 export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
   const link: PrimaryLink = options.link ?? process;
@@ -120,12 +124,12 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
       case 'res':
         answer(message);
         return;
-      case 'msg': {
-        const stored = fromWire(message.message);
-        recent.set(stored.token, stored);
-        watchers.message(stored);
+      case 'msg':
+        hear(message.message);
         return;
-      }
+      case 'msgs':
+        for (const wire of message.messages) hear(wire);
+        return;
       case 'del':
         holds.delete(message.channel);
         watchers.deleted(message.channel);
@@ -134,6 +138,12 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
         storeStats = message.store;
         others = message.others;
     }
+  }
+
+  function hear(wire: WireMessage): void {
+    const stored = fromWire(wire);
+    recent.set(stored.token, stored);
+    watchers.message(stored);
   }
 
   function workerOnDisconnect(): void {
@@ -168,6 +178,17 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
     async append(channel, input) {
       const value = await call({ op: 'append', args: [channel, { data: input.data, contentType: input.contentType, event: input.event }] }, isAppended);
       return recent.get(value.token) ?? { ...value, data: input.data };
+    },
+    async appendMany(inputs) {
+      const wire = inputs.map((input) => ({ channel: input.channel, data: input.data, contentType: input.contentType, event: input.event }));
+      const values = await call({ op: 'appendMany', args: [wire] }, isAppendedList);
+      return values.map((value, i) => recent.get(value.token) ?? { ...value, data: (inputs[i] as (typeof inputs)[number]).data });
+    },
+    idempotency: {
+      claim: (key, fingerprint, ttlMs) => call({ op: 'claim', args: [key, fingerprint, ttlMs] }, isClaim),
+      async settle(key, ticket, answer, ttlMs) {
+        await call({ op: 'settle', args: [key, ticket, answer, ttlMs] }, isBoolean);
+      },
     },
     async read(channels, after, limit) {
       const value = await call({ op: 'read', args: [[...channels], after, limit] }, isWireRead);

@@ -1,6 +1,7 @@
 /** The in-memory store: one process's channels, buffers and cursor tokens. */
 import { randomBytes } from 'node:crypto';
-import { type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, StoreUnavailableError } from '../store';
+import { IdempotencyCache } from '../../idempotency/cache';
+import { type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, StoreUnavailableError } from '../store';
 import { Watchers } from '../watchers';
 import { BufferBudget, DEFAULT_BUFFER_BYTES } from './budget';
 import { Channel, Entry, readAfter } from './channels';
@@ -35,6 +36,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
   const channels = new Map<string, Channel>();
   const watchers = new Watchers();
   const budget = new BufferBudget(options.maxBufferBytes ?? DEFAULT_BUFFER_BYTES);
+  const keys = new IdempotencyCache();
   /** Channels made by a subscriber's touch that hold no message yet: checked once by the sweep. */
   let untested = new Set<string>();
   let seq = 0;
@@ -119,11 +121,20 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     return { messages: entries, gap, head: last === undefined ? memoryToken(epoch, seq) : last.token, more };
   }
 
-  function append(name: string, input: MessageInput): Entry {
+  function tooManyChannels(): StoreUnavailableError {
+    return new StoreUnavailableError('too_many_channels', `at most ${maxChannels} channels may be alive at once`);
+  }
+
+  /** A body larger than the whole budget could never be held (the core refuses it first). */
+  function checkSize(input: MessageInput): void {
     if (input.data.length > budget.limit) throw new RangeError(`a message may be at most ${budget.limit} bytes (maxBufferBytes), got ${input.data.length}`);
+  }
+
+  function append(name: string, input: MessageInput): Entry {
+    checkSize(input);
     let channel = channels.get(name);
     if (channel === undefined) {
-      if (channels.size >= maxChannels) throw new StoreUnavailableError('too_many_channels', `at most ${maxChannels} channels may be alive at once`);
+      if (channels.size >= maxChannels) throw tooManyChannels();
       channel = new Channel(seq);
       channels.set(name, channel);
     }
@@ -139,6 +150,15 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     budget.fit(evictEntry);
     watchers.message(entry);
     return entry;
+  }
+
+  /** All or nothing: the channels a batch would create are counted before anything is appended. */
+  function appendMany(inputs: readonly BatchInput[]): Entry[] {
+    const fresh = new Set<string>();
+    for (const input of inputs) if (!channels.has(input.channel)) fresh.add(input.channel);
+    if (fresh.size > 0 && channels.size + fresh.size > maxChannels) throw tooManyChannels();
+    for (const input of inputs) checkSize(input);
+    return inputs.map((input) => append(input.channel, input));
   }
 
   function touch(names: readonly string[]): boolean {
@@ -184,6 +204,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     wakesInStep: true,
     bufferBudget: budget.limit,
     append: async (name, input) => append(name, input),
+    appendMany: async (inputs) => appendMany(inputs),
+    idempotency: keys.ledger(),
     read: async (names, after, limit) => read(names, after, limit),
     head: async () => head(),
     follows: (token, position) => {
@@ -202,6 +224,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     async close() {
       clearInterval(sweepTimer);
       watchers.clear();
+      keys.clear();
     },
   };
 }

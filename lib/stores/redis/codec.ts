@@ -56,7 +56,7 @@ function bytes(value: unknown): Buffer {
   return Buffer.from(text(value), 'utf8');
 }
 
-function list(value: unknown): unknown[] {
+export function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 

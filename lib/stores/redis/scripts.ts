@@ -9,7 +9,9 @@
  * - `m:<channel>` (hash): `created` (seq when made), `gone` (highest seq dropped), `req`
  *   (last subscriber request, ms), `bytes`.
  * - `channels` (sorted set): channel -> Unix ms until which it is alive.
- * - `events` (pub/sub): one message per publish and per delete, read by every server.
+ * - `events` (pub/sub): one message per publish, per batch and per delete, read by every server.
+ * - `i:<idempotency key>` (string, expiring): `p\n<fingerprint>\n<nonce>` while the first
+ *   request with the key publishes, then `d\n<fingerprint>\n<answer JSON>` for the TTL.
  *
  * Every script gets the key prefix as ARGV[1]; per-channel keys are built from it, so the store
  * needs a single Redis (or one cluster slot via a `{tag}` prefix), not Redis Cluster.
@@ -90,6 +92,86 @@ if len > buffer then drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len - 
 redis.call('ZADD', ZK, 'GT', ms + ttl, ch)
 redis.call('PUBLISH', P .. 'events', cjson.encode({t = 'm', c = ch, i = id, e = epoch, ct = ARGV[7], ev = ARGV[8]}) .. '\\n' .. ARGV[9])
 return {1, epoch, id}
+`;
+
+/**
+ * ARGV: prefix, epoch candidate, buffer, ttl ms, max channels, then per message: channel, type,
+ * event, data. All or nothing: the channels it would create are counted first. One event for
+ * the batch: a JSON header listing each message's channel, id, type, event and length, a
+ * newline, then the bodies one after another.
+ */
+const LUA_APPEND_MANY = `${LUA_COMMON}
+local now = now_ms()
+local epoch, seq, ms = state(ARGV[2])
+local buffer, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local n = (#ARGV - 5) / 4
+local seen, fresh = {}, 0
+for i = 0, n - 1 do
+  local ch = ARGV[6 + 4 * i]
+  if not seen[ch] then
+    seen[ch] = true
+    local score = redis.call('ZSCORE', ZK, ch)
+    if (not score or tonumber(score) <= now) and redis.call('EXISTS', P .. 'm:' .. ch) == 0 then fresh = fresh + 1 end
+  end
+end
+if fresh > 0 and redis.call('ZCOUNT', ZK, '(' .. fmt(now), '+inf') + fresh > tonumber(ARGV[5]) then return {0} end
+if now > ms then ms = now end
+local ids, head, bodies, swept, bytes = {}, {}, {}, {}, 0
+for i = 0, n - 1 do
+  local at = 6 + 4 * i
+  local ch, ct, ev, d = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  local sk, mk = P .. 's:' .. ch, P .. 'm:' .. ch
+  if redis.call('EXISTS', mk) == 0 then redis.call('HSET', mk, 'created', seq, 'gone', 0, 'bytes', 0) end
+  if not swept[ch] then
+    swept[ch] = true
+    expire(ch, now, ttl)
+  end
+  seq = seq + 1
+  local id = fmt(ms) .. '-' .. fmt(seq)
+  if ev ~= '' then
+    redis.call('XADD', sk, id, 'd', d, 'c', ct, 'e', ev)
+  else
+    redis.call('XADD', sk, id, 'd', d, 'c', ct)
+  end
+  bytes = bytes + #d
+  redis.call('HINCRBY', mk, 'bytes', #d)
+  local len = redis.call('XLEN', sk)
+  if len > buffer then drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len - buffer), 'evicted') end
+  redis.call('ZADD', ZK, 'GT', ms + ttl, ch)
+  ids[#ids + 1] = id
+  head[#head + 1] = {ch, id, ct, ev, #d}
+  bodies[#bodies + 1] = d
+end
+redis.call('HSET', SK, 'seq', seq, 'ms', ms)
+redis.call('HINCRBY', SK, 'bytes', bytes)
+redis.call('PUBLISH', P .. 'events', cjson.encode({t = 'b', e = epoch, m = head}) .. '\\n' .. table.concat(bodies))
+return {1, epoch, ids}
+`;
+
+/** ARGV: prefix, key, fingerprint, ticket (the fingerprint and a nonce), lease ms. */
+const LUA_CLAIM = `${LUA_COMMON}
+local k = P .. 'i:' .. ARGV[2]
+local v = redis.call('GET', k)
+if not v then
+  redis.call('SET', k, 'p\\n' .. ARGV[4], 'PX', ARGV[5])
+  return {'first'}
+end
+local kind, fp, rest = string.match(v, '^(%a)\\n([^\\n]*)\\n(.*)$')
+if fp ~= ARGV[3] then return {'conflict'} end
+if kind == 'p' then return {'pending'} end
+return {'done', rest}
+`;
+
+/** ARGV: prefix, key, ticket, ttl ms, '1' and the answer to remember, or '0' to forget the claim. */
+const LUA_SETTLE = `${LUA_COMMON}
+local k = P .. 'i:' .. ARGV[2]
+if redis.call('GET', k) ~= 'p\\n' .. ARGV[3] then return 0 end
+if ARGV[5] == '1' then
+  redis.call('SET', k, 'd\\n' .. string.match(ARGV[3], '^([^\\n]*)') .. '\\n' .. ARGV[6], 'PX', ARGV[4])
+else
+  redis.call('DEL', k)
+end
+return 1
 `;
 
 /** ARGV: prefix, epoch candidate, has position, token epoch, ms, seq, limit, ttl ms, channels... */
@@ -248,6 +330,9 @@ function script(source: string): Script {
 
 export const SCRIPTS = {
   append: script(LUA_APPEND),
+  appendMany: script(LUA_APPEND_MANY),
+  claim: script(LUA_CLAIM),
+  settle: script(LUA_SETTLE),
   read: script(LUA_READ),
   head: script(LUA_HEAD),
   touch: script(LUA_TOUCH),

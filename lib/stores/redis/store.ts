@@ -1,12 +1,14 @@
 /** The Redis store: every holdpush server on one Redis serves the same channels. */
 import { randomBytes } from 'node:crypto';
-import type { ChannelInfo, MessageInput, MessageStore, ReadResult, StoreStats, StoredMessage } from '../store';
+import type { BatchInput, ChannelInfo, MessageInput, MessageStore, ReadResult, StoreStats, StoredMessage } from '../store';
 import { StoreUnavailableError } from '../store';
 import { Watchers } from '../watchers';
+import { appendManyArgs, decodeAppendMany, decodeBatchEvent } from './batch';
 import { type RedisClientLike, loadRedis } from './client';
 import { decodeAppend, decodeEvent, decodeHead, decodeInfo, decodeRead, decodeStats, follows, makeMessage, newEpochCandidate, num, positionArgs, seqOfId } from './codec';
 import { RedisConnection } from './connection';
 import { RedisFullError } from './full';
+import { createRedisLedger } from './idempotency';
 import { EventOrder } from './order';
 import { Resync } from './resync';
 import { SCRIPTS } from './scripts';
@@ -83,8 +85,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   });
 
   function onEvent(payload: Buffer): void {
-    const event = decodeEvent(payload);
+    const event = decodeEvent(payload) ?? decodeBatchEvent(payload);
     if (event === null) return;
+    if (event.type === 'batch') {
+      for (const { seq, message } of event.messages) order.offer(event.epoch, seq, message);
+      return;
+    }
     if (event.type === 'message') order.offer(event.epoch, event.seq, event.message);
     else if (event.origin !== origin) watchers.deleted(event.channel);
   }
@@ -111,6 +117,19 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     const message = makeMessage(channel, appended.epoch, appended.id, input.contentType, input.event, input.data);
     // Watchers may have heard it from the event stream first: hand back the object they saw.
     return order.appended(appended.epoch, seqOfId(appended.id), message);
+  }
+
+  async function appendMany(inputs: readonly BatchInput[]): Promise<StoredMessage[]> {
+    const appended = decodeAppendMany(await run(SCRIPTS.appendMany, appendManyArgs(newEpochCandidate(), buffer, ttlMs, maxChannels, inputs)));
+    if (appended === null) throw new StoreUnavailableError('too_many_channels', `at most ${maxChannels} channels may be alive at once`);
+    const { epoch, ids } = appended;
+    if (ids.length !== inputs.length) throw new Error(`redis answered a batch of ${inputs.length} with ${ids.length} ids`);
+    return Promise.all(
+      inputs.map((input, i) => {
+        const id = ids[i] as string;
+        return order.appended(epoch, seqOfId(id), makeMessage(input.channel, epoch, id, input.contentType, input.event, input.data));
+      }),
+    );
   }
 
   async function info(channel: string): Promise<ChannelInfo | null> {
@@ -150,6 +169,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   return {
     kind: 'redis',
     append,
+    appendMany,
+    idempotency: createRedisLedger(run),
     read,
     head: async () => (await head()).token,
     follows,

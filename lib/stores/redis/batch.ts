@@ -1,0 +1,55 @@
+/** The Redis store's batches: LUA_APPEND_MANY's arguments and reply, and the one event a batch makes. */
+import type { BatchInput, StoredMessage } from '../store';
+import { list, makeMessage, num, seqOfId, text } from './codec';
+
+/** LUA_APPEND_MANY's arguments after the prefix. */
+export function appendManyArgs(epochCandidate: string, buffer: number, ttlMs: number, maxChannels: number, inputs: readonly BatchInput[]): (string | Buffer)[] {
+  const args: (string | Buffer)[] = [epochCandidate, String(buffer), String(ttlMs), String(maxChannels)];
+  for (const input of inputs) args.push(input.channel, input.contentType, input.event ?? '', input.data);
+  return args;
+}
+
+/** LUA_APPEND_MANY's reply: `[1, epoch, [id, ...]]`, or `[0]` when the channel limit refused the batch. */
+export function decodeAppendMany(reply: unknown): { epoch: string; ids: string[] } | null {
+  const values = list(reply);
+  if (num(values[0]) !== 1) return null;
+  return { epoch: text(values[1]), ids: list(values[2]).map(text) };
+}
+
+/** A batch's messages as the event stream tells them: each with its sequence number. */
+export interface BatchEvent {
+  readonly type: 'batch';
+  readonly epoch: string;
+  readonly messages: readonly { readonly seq: number; readonly message: StoredMessage }[];
+}
+
+/**
+ * A batch event: a JSON header whose `m` lists `[channel, id, type, event, length]` per message,
+ * a newline, then their bodies one after another. Null for anything else.
+ */
+export function decodeBatchEvent(payload: Buffer): BatchEvent | null {
+  const newline = payload.indexOf(10);
+  if (newline < 0) return null;
+  let header: unknown;
+  try {
+    header = JSON.parse(payload.subarray(0, newline).toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof header !== 'object' || header === null) return null;
+  const { t, e, m } = header as Record<string, unknown>;
+  if (t !== 'b' || typeof e !== 'string' || !Array.isArray(m)) return null;
+  const bodies = payload.subarray(newline + 1);
+  const messages: { seq: number; message: StoredMessage }[] = [];
+  let offset = 0;
+  for (const row of m) {
+    const [channel, id, type, event, length] = list(row);
+    if (typeof channel !== 'string' || typeof id !== 'string' || typeof type !== 'string' || typeof event !== 'string' || typeof length !== 'number') return null;
+    if (offset + length > bodies.length) return null;
+    // A copy: the payload's buffer is not kept alive by the one message that outlives the rest.
+    const data = Buffer.from(bodies.subarray(offset, offset + length));
+    offset += length;
+    messages.push({ seq: seqOfId(id), message: makeMessage(channel, e, id, type, event === '' ? undefined : event, data) });
+  }
+  return offset === bodies.length ? { type: 'batch', epoch: e, messages } : null;
+}
