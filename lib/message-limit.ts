@@ -1,4 +1,4 @@
-/** The largest message a server takes: `--max-message`, or the store's buffer budget when that is smaller. */
+// The largest message a server takes: `--max-message`, or the store's buffer budget when that is smaller.
 import type { MessageStore } from './stores/store';
 
 export interface MessageLimit {

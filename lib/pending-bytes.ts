@@ -1,9 +1,13 @@
-/**
- * Bytes written to subscribers' connections but not yet taken by them, and the two rules that
- * bound them (docs/protocol.md, "Memory"): a stream whose own unsent bytes pass the per-stream
- * bound is cut (a slow reader); and when the connections together pass `--max-pending-bytes`,
- * those with the most unsent bytes are cut first. A cut connection is destroyed: a stream's
- * client comes back with its position, a long-poll's asks again from its own; nothing is lost.
+// Bytes written to subscribers' connections and not yet taken by them, and the rules that cut them.
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/*
+ * The two rules (docs/protocol.md, "Memory"): a stream whose own unsent bytes pass the
+ * per-stream bound is cut (a slow reader); and when the connections together pass
+ * `--max-pending-bytes`, those with the most unsent bytes are cut first. A cut connection is
+ * destroyed: a stream's client comes back with its position, a long-poll's asks again from its
+ * own; nothing is lost.
  *
  * Cheap on the hot path: after a write, only a connection that must wait for 'drain' (its
  * unsent bytes reached the socket's high-water mark: 16 KiB, 64 KiB from Node 22) is tracked,
@@ -13,8 +17,6 @@
  * tick (so every fresh stream would look alike), and they only fall until the next write: the
  * decision waits for the next turn of the event loop and reads the true counts first.
  */
-import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 
 export interface PendingBytesOptions {
   /** Unsent bytes all connections may hold together (`maxPendingBytes`). */

@@ -1,11 +1,4 @@
-/**
- * The memory store's held entries in publish order, and their bytes against one budget for the
- * whole store (`--max-buffer-bytes`). The oldest leave first: at the end of their TTL (one TTL
- * for all, so publish order is expiry order) or when a publish needs room, whatever channel
- * they are in. A list linked through the entries themselves: an entry that leaves early
- * (trimmed by `--buffer`, its channel deleted) leaves the list at once, so nothing here keeps
- * its bytes until a later compaction, and every step is O(1).
- */
+// The memory store's held entries in publish order, and their bytes against one budget for the whole store.
 import type { Entry } from './channels';
 
 /** `maxBufferBytes` when none is given: 256 MiB. */
@@ -18,6 +11,13 @@ export const DEFAULT_BUFFER_BYTES = 256 * 1024 * 1024;
  */
 export const ENTRY_COST = 512;
 
+/**
+ * `--max-buffer-bytes`: the oldest entries leave first, at the end of their TTL (one TTL for
+ * all, so publish order is expiry order) or when a publish needs room, whatever channel they
+ * are in. A list linked through the entries themselves: an entry that leaves early (trimmed by
+ * `--buffer`, its channel deleted) leaves the list at once, so nothing here keeps its bytes
+ * until a later compaction, and every step is O(1).
+ */
 export class BufferBudget {
   private oldest: Entry | undefined;
   private newest: Entry | undefined;
