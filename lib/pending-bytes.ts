@@ -2,22 +2,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-/*
- * The two rules (docs/protocol.md, "Memory"): a stream whose own unsent bytes pass the
- * per-stream bound is cut (a slow reader); and when the connections together pass
- * `--max-pending-bytes`, those with the most unsent bytes are cut first. A cut connection is
- * destroyed: a stream's client comes back with its position, a long-poll's asks again from its
- * own; nothing is lost.
- *
- * Cheap on the hot path: after a write, only a connection that must wait for 'drain' (its
- * unsent bytes reached the socket's high-water mark: 16 KiB, 64 KiB from Node 22) is tracked,
- * with the count seen then, until its 'drain' or 'close'; below that mark a connection holds
- * little, as with any stream. The sum moves as those counts do, and the budget is looked at after a fan-out, not
- * per write. The counts seen at a write include what node:http holds corked until the next
- * tick (so every fresh stream would look alike), and they only fall until the next write: the
- * decision waits for the next turn of the event loop and reads the true counts first.
- */
-
 export interface PendingBytesOptions {
   /** Unsent bytes all connections may hold together (`maxPendingBytes`). */
   readonly limit: number;
@@ -54,6 +38,22 @@ export interface PendingBytes {
   clear(): void;
 }
 
+/**
+ * The two rules (docs/protocol.md, "Memory"): a stream whose own unsent bytes pass the
+ * per-stream bound is cut (a slow reader); and when the connections together pass
+ * `--max-pending-bytes`, those with the most unsent bytes are cut first. A cut connection is
+ * destroyed: a stream's client comes back with its position, a long-poll's asks again from its
+ * own; nothing is lost.
+ *
+ * Cheap on the hot path: after a write, only a connection that must wait for 'drain' (its
+ * unsent bytes reached the socket's high-water mark: 16 KiB, 64 KiB from Node 22) is tracked,
+ * with the count seen then, until its 'drain' or 'close'; below that mark a connection holds
+ * little, as with any stream. The sum moves as those counts do, and the budget is looked at
+ * after a fan-out, not per write. The counts seen at a write include what node:http holds
+ * corked until the next tick (so every fresh stream would look alike), and they only fall until
+ * the next write: the decision waits for the next turn of the event loop and reads the true
+ * counts first.
+ */
 export function createPendingBytes(options: PendingBytesOptions): PendingBytes {
   const { limit, streamLimit } = options;
   /** Connections with unsent bytes, each with the count last seen. */
