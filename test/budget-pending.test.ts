@@ -74,6 +74,30 @@ test('a stream replays a backlog far over the budget at the pace its reader take
   }
 });
 
+test('a replay whose unsent messages leave the buffer while its reader is stopped ends, and the reader is told of the gap when it comes back', async () => {
+  const server = await startServer({ maxBufferBytes: 16 * MiB });
+  const chunk = () => Buffer.alloc(64 * 1024, 'g');
+  for (let i = 0; i < 240; i++) await server.holdpush.publish('gap', chunk());
+  const stopped = new SseReader(`${server.url}/sub/gap`, {}, true);
+  let back: SseReader | undefined;
+  try {
+    // The kernel takes a few MiB of the 15 MiB backlog; the rest waits for the reader.
+    await until(() => server.holdpush.stats().pendingBytes > 0, 10_000, 'the replay to wait for its reader');
+    // 16 MiB more: every message the reader has not been sent leaves the buffer.
+    for (let i = 0; i < 256; i++) await server.holdpush.publish('gap', chunk());
+    stopped.resume();
+    await until(() => stopped.cutByServer, 10_000, 'the replay to end');
+    assert.ok(stopped.ids.length > 0 && stopped.ids.length < 240, `${stopped.ids.length} replayed before the end`);
+    assert.equal(stopped.gaps, 0);
+    back = new SseReader(`${server.url}/sub/gap`, { 'Last-Event-ID': stopped.ids[stopped.ids.length - 1] as string });
+    await until(() => back !== undefined && back.gaps === 1 && back.ids.length > 0, 10_000, 'the gap on coming back');
+  } finally {
+    stopped.close();
+    back?.close();
+    await server.close();
+  }
+});
+
 test('close() ends a replay that waits for a reader that stopped reading', async () => {
   const { server, holdpush } = createHoldpushServer({ log: 'off' });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
