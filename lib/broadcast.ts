@@ -1,132 +1,99 @@
+// The fan-out: each message written to every subscriber held on its channel, and the streams' keepalives.
 import type { ServerResponse } from 'node:http';
-import type { Hold } from './registry';
-import type { StoredMessage } from './store';
-import { Prebuilt } from './wire';
+import { EncodedMessage } from './encoded-message';
+import { answerGone } from './endings';
+import type { HeaderPairs } from './http/answer';
+import type { Hold, HoldMode, Registry } from './registry';
+import type { StoreEvents, StoredMessage } from './stores/store';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-export const JSON_TYPE = 'application/json; charset=utf-8';
-
-/** Header pairs every subscriber answer carries (CORS), fixed for a server's life. */
-export type SharedHeaders = readonly string[];
-
-function httpDate(ms: number): string {
-  return new Date(ms).toUTCString();
-}
-
-/** A message in the JSON shape of batch answers. */
-function batchItem(message: StoredMessage): string {
-  try {
-    return JSON.stringify({ id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: utf8.decode(message.data) });
-  } catch {
-    return JSON.stringify({ id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: message.data.toString('base64'), encoding: 'base64' });
-  }
-}
-
-/** A batch answer from its messages' encodings (each message's JSON is built once). */
-export function batchAnswer(shared: SharedHeaders, messages: readonly EncodedMessage[], last: string, gap: boolean): Prebuilt {
-  let items = '';
-  for (const encoded of messages) items += items === '' ? encoded.item : `,${encoded.item}`;
-  const body = `{"messages":[${items}],"last":${JSON.stringify(last)},"gap":${gap}}`;
-  return new Prebuilt(200, answerHeaders(shared, JSON_TYPE, Buffer.byteLength(body), [], gap), body);
-}
-
-/** One EventSource event: `id`, optional `event`, a `data:` line per body line, blank line. */
-function sseEvent(message: StoredMessage): string {
-  const event = message.event === undefined ? '' : `event: ${message.event}\n`;
-  const data = message.data.toString('utf8').split(/\r\n|\r|\n/).join('\ndata: ');
-  return `id: ${message.id}\n${event}data: ${data}\n\n`;
-}
-
-/** A 200 answer's headers; a gap adds `X-Holdpush-Gap`. */
-function answerHeaders(shared: SharedHeaders, contentType: string, length: number, extra: readonly string[], gap: boolean): string[] {
-  const headers = [
-    'Content-Type', contentType,
-    'Content-Length', String(length),
-    ...extra,
-    'Cache-Control', 'no-store',
-    'X-Content-Type-Options', 'nosniff',
-    ...shared,
-  ];
-  if (gap) headers.push('X-Holdpush-Gap', '1');
-  return headers;
-}
-
-/**
- * A message's answers, each built at most once however many responses it is written to:
- * the one-message long-poll answer (seed and poll), the batch answer, the stream event.
- */
-export class EncodedMessage {
-  private pollAnswer: Prebuilt | undefined;
-  private pollGapAnswer: Prebuilt | undefined;
-  private batchAnswer: Prebuilt | undefined;
-  private batchGapAnswer: Prebuilt | undefined;
-  private event: string | undefined;
-  private json: string | undefined;
-
-  constructor(
-    readonly message: StoredMessage,
-    readonly shared: SharedHeaders,
-  ) {}
-
-  /** The one-message answer of a long-poll (seed and poll faces). */
-  poll(gap: boolean): Prebuilt {
-    if (gap) {
-      this.pollGapAnswer ??= this.buildPoll(true);
-      return this.pollGapAnswer;
-    }
-    this.pollAnswer ??= this.buildPoll(false);
-    return this.pollAnswer;
-  }
-
-  private buildPoll(gap: boolean): Prebuilt {
-    const { message } = this;
-    const extra = ['Etag', message.token, 'Last-Modified', httpDate(message.time), 'Vary', 'If-None-Match, If-Modified-Since'];
-    return new Prebuilt(200, answerHeaders(this.shared, message.contentType, message.data.length, extra, gap), message.data);
-  }
-
-  /** The batch answer of a subscriber that was waiting: this one message. */
-  batch(gap: boolean): Prebuilt {
-    if (gap) {
-      this.batchGapAnswer ??= batchAnswer(this.shared, [this], this.message.id, true);
-      return this.batchGapAnswer;
-    }
-    this.batchAnswer ??= batchAnswer(this.shared, [this], this.message.id, false);
-    return this.batchAnswer;
-  }
-
-  /** The message as an item of a batch answer's `messages`. */
-  get item(): string {
-    this.json ??= batchItem(this.message);
-    return this.json;
-  }
-
-  get sse(): string {
-    this.event ??= sseEvent(this.message);
-    return this.event;
-  }
-}
-
-/** Writes one message to one response in the form its mode takes. */
-export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode: Hold['mode'], gap: boolean): void {
+/** Writes one message to one response in the form its mode takes (`fastWire`: the option). */
+export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode: HoldMode, gap: boolean, fastWire: boolean): void {
   if (mode === 'stream') {
     res.write(encoded.sse);
     return;
   }
-  (mode === 'batch' ? encoded.batch(gap) : encoded.poll(gap)).writeTo(res);
+  (mode === 'batch' ? encoded.batch(gap) : encoded.poll(gap)).writeTo(res, fastWire);
 }
 
-/**
- * Writes a message to every hold given (long-polls were already released by the registry;
- * streams stay open). A stream whose unsent bytes pass
- * `streamLimit` is cut: its client reconnects with its position and loses nothing.
- */
-export function broadcast(encoded: EncodedMessage, holds: readonly Hold[], streamLimit: number): void {
-  const token = encoded.message.token;
-  for (const hold of holds) {
-    writeMessage(hold.res, encoded, hold.mode, hold.gap);
-    hold.gap = false;
-    hold.position = token;
-    if (hold.mode === 'stream' && hold.res.writableLength > streamLimit) hold.res.destroy();
+export interface BroadcastOptions {
+  readonly registry: Registry;
+  /** CORS header pairs of every answer. */
+  readonly shared: HeaderPairs;
+  /** Unsent bytes past which a stream is cut: its client reconnects with its position and loses nothing. */
+  readonly streamLimit: number;
+  readonly fastWire: boolean;
+  /**
+   * For a store that wakes this process over the network: whether a message follows a
+   * position (`store.follows`), so that a hold skips what it already read. Undefined for a
+   * store that wakes it in step, where no read can race a wake-up.
+   */
+  readonly follows: ((token: string, position: string) => boolean) | undefined;
+}
+
+export interface Broadcast {
+  /** What the store tells this process: a message to write, a channel deleted. */
+  readonly events: StoreEvents;
+  /** Messages written to held subscribers so far. */
+  readonly delivered: number;
+  /** Held subscribers one message was written to. */
+  deliveredTo(message: StoredMessage): number;
+  encoded(message: StoredMessage): EncodedMessage;
+  /** A keepalive comment on every stream (a stream that cannot take it is cut). */
+  keepalive(): void;
+}
+
+export function createBroadcast(options: BroadcastOptions): Broadcast {
+  const { registry, shared, streamLimit, fastWire, follows } = options;
+  const encodings = new WeakMap<StoredMessage, EncodedMessage>();
+  const deliveries = new WeakMap<StoredMessage, number>();
+  let delivered = 0;
+
+  function encoded(message: StoredMessage): EncodedMessage {
+    let encoding = encodings.get(message);
+    if (encoding === undefined) {
+      encoding = new EncodedMessage(message, shared);
+      encodings.set(message, encoding);
+    }
+    return encoding;
   }
+
+  /** Long-polls among `holds` were released by the registry; streams stay open. */
+  function writeAll(message: StoredMessage, holds: readonly Hold[]): void {
+    const encoding = encoded(message);
+    for (const hold of holds) {
+      writeMessage(hold.res, encoding, hold.mode, hold.gap, fastWire);
+      registry.advance(hold, message.token);
+      if (hold.mode === 'stream' && hold.res.writableLength > streamLimit) hold.res.destroy();
+    }
+  }
+
+  return {
+    events: {
+      message(message) {
+        const holds = registry.take(message.channel, follows === undefined ? undefined : (position) => follows(message.token, position));
+        if (holds.length === 0) return;
+        writeAll(message, holds);
+        delivered += holds.length;
+        deliveries.set(message, holds.length);
+      },
+      deleted(channel) {
+        for (const hold of registry.take(channel)) {
+          // take released the long-polls; streams stay held until let go here.
+          if (hold.mode === 'stream') registry.release(hold);
+          answerGone(shared, hold);
+        }
+      },
+    },
+    get delivered() {
+      return delivered;
+    },
+    deliveredTo: (message) => deliveries.get(message) ?? 0,
+    encoded,
+    keepalive() {
+      registry.eachStream((hold) => {
+        hold.res.write(':\n\n');
+        if (hold.res.writableLength > streamLimit) hold.res.destroy();
+      });
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+// The error codes of JSON error bodies, and how client input is echoed in their words.
 
 /** Error codes of the JSON error bodies (`{"error": code, "message": words}`). */
 export type ErrorCode =
@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'bad_uid'
   | 'bad_position'
   | 'bad_body'
+  | 'body_consumed'
   | 'missing_message'
   | 'unauthorized'
   | 'forbidden'
@@ -21,6 +22,7 @@ export type ErrorCode =
   | 'too_many_subscribers'
   | 'too_many_channels'
   | 'store_unavailable'
+  | 'auth_unavailable'
   | 'shutting_down'
   | 'internal';
 
@@ -30,30 +32,4 @@ const ECHO_LIMIT = 80;
 export function echo(text: string): string {
   const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?');
   return clean.length > ECHO_LIMIT ? `${clean.slice(0, ECHO_LIMIT)}...` : clean;
-}
-
-export function errorBody(code: ErrorCode, message: string): Buffer {
-  return Buffer.from(JSON.stringify({ error: code, message }));
-}
-
-/** Answers with a JSON error; a response already started is cut off instead. */
-export function sendError(
-  res: ServerResponse,
-  status: number,
-  code: ErrorCode,
-  message: string,
-  headers: OutgoingHttpHeaders = {},
-): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = errorBody(code, message);
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': body.length,
-    'Cache-Control': 'no-store',
-  });
-  res.end(body);
 }

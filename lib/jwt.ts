@@ -1,3 +1,4 @@
+// HS256 JSON Web Tokens: the subscriber tokens of docs/protocol.md, "Publishing and subscribing rights".
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** What a verified subscriber token allows. */

@@ -1,7 +1,4 @@
-/**
- * Validation of what clients name: channels, uids and positions (docs/protocol.md,
- * "Channels, messages and ids" and "Positions and gaps").
- */
+// What clients name: channels, uids and positions (docs/protocol.md, "Channels, messages and ids", "Positions and gaps").
 
 const NAME = /^[A-Za-z0-9_\-.@~]{1,128}$/;
 const TOKEN = /^[0-9A-Za-z._~-]{1,512}$/;
@@ -20,13 +17,16 @@ export function isValidName(name: string): boolean {
   return NAME.test(name) && name !== '.' && name !== '..';
 }
 
-/** Internal channel of one uid of the original demo. User names cannot hold `:`, so no clash. */
+/** What starts the internal channel of a uid. User names cannot hold `:`, so no clash. */
+export const UID_PREFIX = 'uid:';
+
+/** Internal channel of one uid of the original demo. */
 export function uidChannel(uid: string): string {
-  return `uid:${uid}`;
+  return `${UID_PREFIX}${uid}`;
 }
 
 /** Internal channel that every uid's subscription also reads: messages sent to no uid. */
-export const EVERY_UID = 'uid:*';
+export const EVERY_UID = uidChannel('*');
 
 export type ParsedPosition = { ok: true; token: string } | { ok: false };
 

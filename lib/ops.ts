@@ -1,4 +1,9 @@
-import type { StoreKind } from './store';
+// The ops face (docs/protocol.md, "Operations"): `/healthz`, `/stats` and `/metrics`.
+import type { AuthCounts } from './auth/authorize';
+import { type HeaderPairs, JSON_TYPE, answer } from './http/answer';
+import type { Router } from './http/router';
+import type { Registry } from './registry';
+import type { MessageStore, StoreKind } from './stores/store';
 
 /** The figures of `/stats` (docs/protocol.md, "Operations"). */
 export interface Stats {
@@ -8,6 +13,8 @@ export interface Stats {
   messages: { published: number; delivered: number; expired: number; evicted: number };
   bufferBytes: number;
   store: StoreKind;
+  /** This process's questions to the app (`--auth-url`, `authorize`) and the answers it did not have to ask for. */
+  auth: AuthCounts;
 }
 
 function metric(lines: string[], name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]): void {
@@ -29,5 +36,46 @@ export function prometheus(stats: Stats): string {
   metric(lines, 'holdpush_messages_expired_total', 'counter', 'Messages dropped at the end of their TTL.', [['', stats.messages.expired]]);
   metric(lines, 'holdpush_messages_evicted_total', 'counter', 'Messages dropped because a channel buffer was full.', [['', stats.messages.evicted]]);
   metric(lines, 'holdpush_buffer_bytes', 'gauge', 'Bytes of message bodies held in buffers.', [['', stats.bufferBytes]]);
+  metric(lines, 'holdpush_auth_requests_total', 'counter', 'Questions this process asked the app that authorizes requests, by answer.', [
+    ['{result="allow"}', stats.auth.allow],
+    ['{result="deny"}', stats.auth.deny],
+    ['{result="error"}', stats.auth.error],
+  ]);
+  metric(lines, 'holdpush_auth_cache_hits_total', 'counter', "Decisions of the app's given again without asking it (cached, or shared with a question on its way).", [['', stats.auth.cacheHits]]);
   return `${lines.join('\n')}\n`;
+}
+
+/** One process's figures, or (in a cluster) the sums of every worker's. */
+export interface Figures {
+  held: Stats['held'];
+  published: number;
+  delivered: number;
+}
+
+/** This process's own figures. */
+export function localFigures(registry: Registry, published: number, delivered: number): Figures {
+  return { held: { longpoll: registry.longpolls, stream: registry.streams, total: registry.size }, published, delivered };
+}
+
+/** `/stats`: the store's figures with this process's, or the whole cluster's when `totals` has them. */
+export function readStats(started: number, store: MessageStore, local: Figures, totals: Figures | undefined, auth: AuthCounts): Stats {
+  const storeStats = store.stats();
+  return {
+    uptime: Math.floor((Date.now() - started) / 1000),
+    held: totals?.held ?? local.held,
+    channels: storeStats.channels,
+    messages: { published: totals?.published ?? local.published, delivered: totals?.delivered ?? local.delivered, expired: storeStats.expired, evicted: storeStats.evicted },
+    bufferBytes: storeStats.bufferBytes,
+    store: store.kind,
+    auth,
+  };
+}
+
+/** Adds the three routes; `stats` reads the figures at each request. */
+export function opsRoutes(router: Router, shared: HeaderPairs, stats: () => Stats): void {
+  const answered = (type: string, body: () => string) => (_req: unknown, res: Parameters<typeof answer>[0]) => answer(res, 200, ['Content-Type', type, 'Cache-Control', 'no-store', ...shared], body());
+  router
+    .on('GET', '/healthz', answered('text/plain; charset=utf-8', () => 'ok'))
+    .on('GET', '/stats', answered(JSON_TYPE, () => JSON.stringify(stats())))
+    .on('GET', '/metrics', answered('text/plain; version=0.0.4; charset=utf-8', () => prometheus(stats())));
 }

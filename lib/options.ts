@@ -1,4 +1,9 @@
-/** Options of `createHoldpush`, their defaults and their validation. */
+// The options of createHoldpush, their defaults and their validation.
+import { parseAddressRule } from './http/address';
+
+import { echo } from './errors';
+import { checkAuthSettings } from './auth/settings';
+import type { Authorize } from './auth/types';
 
 export type LogFormat = 'text' | 'json' | 'off';
 export type FirstMessage = 'oldest' | 'newest';
@@ -28,12 +33,51 @@ export interface HoldpushOptions {
   corsOrigin: string;
   /** Addresses and CIDRs that may publish without a token. @defaultValue ['127.0.0.0/8', '::1'] */
   publishAllow: string[];
+  /**
+   * Proxies (addresses, CIDRs, or `'loopback'`) whose `X-Forwarded-For` / `Forwarded` name the
+   * client; without one, a forwarded request may not publish by address. @defaultValue []
+   */
+  trustProxy: string[];
   /** Seconds a shutdown may take. @defaultValue 5 */
   shutdownTimeout: number;
-  /** One request line per finished request. @defaultValue 'text' */
+  /**
+   * One request line per finished request, written with `logWrite` (standard output by
+   * default). An app that embeds holdpush keeps its standard output to itself unless it asks.
+   * @defaultValue 'off' (the `holdpush` command: 'text')
+   */
   log: LogFormat;
   /** Mount path, e.g. '/push'; '' serves at the root. @defaultValue '' */
   prefix: string;
+  /**
+   * Write prebuilt answers (messages, batches, channel info) as one serialised head handed to
+   * node:http, instead of `writeHead` per response. The bytes on the wire are the same either
+   * way; false is the way out should a Node release change the internals this relies on (it is
+   * also checked once at start, and falls back to `writeHead` by itself on a mismatch).
+   * @defaultValue true
+   */
+  fastWire: boolean;
+
+  // Letting the app decide who may subscribe and publish (docs/authorization.md).
+  /**
+   * An http(s) URL of the app, asked with `GET` before every subscription and every publish
+   * (a valid `publishToken` settles a publish without asking); `2xx` allows, `401`/`403`
+   * refuse. With it, `publishAllow` no longer lets an address publish on its own.
+   * @defaultValue undefined
+   */
+  authUrl: string | undefined;
+  /** Seconds the app (or `authorize`) has to answer; then the client gets `503`. @defaultValue 5 */
+  authTimeout: number;
+  /**
+   * Seconds an answer of `authUrl` is kept per (op, method, channels, Cookie, Authorization),
+   * unless its `Cache-Control` says `max-age` or `no-store`; 0 asks every time. @defaultValue 10
+   */
+  authCache: number;
+  /**
+   * The in-process twin of `authUrl` (give one of them): decides each subscription and publish
+   * from the request (and what your middleware put on it). Asked every time, never cached.
+   * @defaultValue undefined
+   */
+  authorize: Authorize | undefined;
 }
 
 export const defaultOptions: Readonly<HoldpushOptions> = {
@@ -49,9 +93,15 @@ export const defaultOptions: Readonly<HoldpushOptions> = {
   subscribeSecret: undefined,
   corsOrigin: '*',
   publishAllow: ['127.0.0.0/8', '::1'],
+  trustProxy: [],
   shutdownTimeout: 5,
-  log: 'text',
+  log: 'off',
   prefix: '',
+  fastWire: true,
+  authUrl: undefined,
+  authTimeout: 5,
+  authCache: 10,
+  authorize: undefined,
 };
 
 function positive(name: string, value: unknown, integer: boolean): number {
@@ -67,6 +117,65 @@ function optionalText(name: string, value: unknown): string | undefined {
   return value;
 }
 
+/** Flags of the `holdpush` command that an embedded instance does not take, and what does their work. */
+const LISTEN = 'an embedded holdpush does not listen: your server does (createHoldpushServer() returns one to listen on)';
+const NOT_OPTIONS: ReadonlyMap<string, string> = new Map([
+  ['port', LISTEN],
+  ['host', LISTEN],
+  ['workers', 'an app runs its own processes; processes share messages through the store option (createRedisStore)'],
+  ['redis', 'Redis goes through the store option: { store: (context) => createRedisStore({ url, ...context }) }'],
+]);
+
+/** Longest option name compared for a "did you mean"; a longer one is no typo of ours. */
+const SUGGEST_LIMIT = 64;
+
+/** Edit distance (insert, delete, substitute), for short names only. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/** The known name a mistyped one was likely meant to be: a flag's camelCase, a case slip, or a typo. */
+function suggestion(name: string, known: readonly string[]): string | undefined {
+  if (name.length > SUGGEST_LIMIT) return undefined;
+  const camel = name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  const exact = known.find((candidate) => candidate.toLowerCase() === camel.toLowerCase());
+  if (exact !== undefined) return exact;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const d = distance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/**
+ * Throws a TypeError naming the first option that is not one: an unknown name, or a flag of
+ * the command that an app does its own way. `more` are the options beside HoldpushOptions.
+ */
+export function checkOptionNames(given: unknown, more: readonly string[]): void {
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new TypeError('options must be an object');
+  const known = [...Object.keys(defaultOptions), ...more];
+  for (const name of Object.keys(given)) {
+    if (known.includes(name)) continue;
+    const instead = NOT_OPTIONS.get(name);
+    if (instead !== undefined) throw new TypeError(`${name} is not an option of createHoldpush: ${instead}`);
+    const hint = suggestion(name, known);
+    throw new TypeError(`unknown option ${echo(name)}${hint === undefined ? '' : ` (did you mean ${hint}?)`}`);
+  }
+}
+
 /** Fills defaults and checks every option; a programmer's mistake throws a TypeError. */
 export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOptions {
   const o = { ...defaultOptions, ...stripUndefined(given) };
@@ -80,14 +189,22 @@ export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOp
   positive('shutdownTimeout', o.shutdownTimeout, false);
   if (o.firstMessage !== 'oldest' && o.firstMessage !== 'newest') throw new TypeError("firstMessage must be 'oldest' or 'newest'");
   if (o.log !== 'text' && o.log !== 'json' && o.log !== 'off') throw new TypeError("log must be 'text', 'json' or 'off'");
+  if (typeof o.fastWire !== 'boolean') throw new TypeError(`fastWire must be true or false, got ${String(o.fastWire)}`);
   optionalText('publishToken', o.publishToken);
   optionalText('subscribeSecret', o.subscribeSecret);
   if (typeof o.corsOrigin !== 'string' || o.corsOrigin === '' || /[\r\n]/.test(o.corsOrigin)) throw new TypeError('corsOrigin must be a non-empty header value');
   if (!Array.isArray(o.publishAllow) || o.publishAllow.some((entry) => typeof entry !== 'string')) throw new TypeError('publishAllow must be an array of addresses or CIDRs');
+  if (!Array.isArray(o.trustProxy)) throw new TypeError("trustProxy must be an array of addresses, CIDRs or 'loopback'");
+  for (const entry of o.trustProxy as unknown[]) {
+    if (typeof entry !== 'string' || (entry.trim() !== 'loopback' && parseAddressRule(entry.trim()) === null)) {
+      throw new TypeError(`trustProxy: not an address, CIDR or 'loopback': ${JSON.stringify(entry)}`);
+    }
+  }
+  checkAuthSettings(o);
   if (typeof o.prefix !== 'string' || (o.prefix !== '' && (!o.prefix.startsWith('/') || o.prefix.endsWith('/')))) {
     throw new TypeError("prefix must be '' or start with '/' and not end with '/' (e.g. '/push')");
   }
-  return { ...o, publishAllow: [...o.publishAllow] };
+  return { ...o, publishAllow: [...o.publishAllow], trustProxy: [...o.trustProxy] };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

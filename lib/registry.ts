@@ -1,5 +1,7 @@
+// The registry: the one owner of held responses, their deadlines and their race state.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { createDeadlines } from './deadlines';
 
 /**
  * How a held response is answered: `seed` is the original demo's `/?uid=`, `poll` Nchan's
@@ -7,14 +9,15 @@ import type { Socket } from 'node:net';
  */
 export type HoldMode = 'seed' | 'poll' | 'batch' | 'stream';
 
+/** A held subscriber. Only the registry changes one: everyone else reads it. */
 export interface Hold {
   readonly res: ServerResponse;
   readonly mode: HoldMode;
   readonly channels: readonly string[];
   /** Where the client stands: a message at or before this token is not for it. */
-  position: string;
+  readonly position: string;
   /** The client's position was past a gap; the first message it gets says so. */
-  gap: boolean;
+  readonly gap: boolean;
   /** Unix ms when a long-poll is answered empty; 0 for streams. */
   readonly deadline: number;
   /** The `If-Modified-Since` the client sent, echoed on a `408`. */
@@ -22,6 +25,14 @@ export interface Hold {
   /** Seed face, browser tab: the page to reload at the timeout (its position is added then). */
   readonly reloadUrl: string | undefined;
   /** Held while its last read may have missed a wake-up: wake-ups only mark it `raced`. */
+  readonly pending: boolean;
+  readonly raced: boolean;
+}
+
+/** What the registry changes in a hold. TypeScript lets a `Hold` be passed as one: only this file does. */
+interface HoldState {
+  position: string;
+  gap: boolean;
   pending: boolean;
   raced: boolean;
 }
@@ -40,16 +51,23 @@ export interface Registry {
   readonly longpolls: number;
   readonly streams: number;
   /** Takes ownership of a response until it is released; releases itself if the client goes. */
-  add(hold: Hold): void;
+  add(hold: Omit<Hold, 'raced'>): Hold;
   /** Removes a hold; false when it was already gone (so each hold is answered once). */
   release(hold: Hold): boolean;
   /** Whether the hold is still held (not answered, timed out or gone). */
   has(hold: Hold): boolean;
   /**
-   * The holds of a channel at this moment (those `wants` accepts, when given); long-polls
-   * among them are released.
+   * The holds of a channel at this moment; long-polls among them are released. With `follows`
+   * (a store that wakes this process over the network), only holds whose position the message
+   * follows, and not pending ones: those are marked `raced` and read again (see `confirmed`).
    */
-  take(channel: string, wants?: (hold: Hold) => boolean): Hold[];
+  take(channel: string, follows?: (position: string) => boolean): Hold[];
+  /** A message was written to the hold: it stands at `position` now, past any gap. */
+  advance(hold: Hold, position: string): void;
+  /** A pending hold reads again: wake-ups from now on count as races. */
+  confirming(hold: Hold): void;
+  /** A pending hold's read stopped at `head`; it is pending no longer once a whole read saw no race. */
+  confirmed(hold: Hold, head: string, more: boolean): void;
   /** Holders of one channel now. */
   holders(channel: string): number;
   /** Every open stream (keepalives walk them). */
@@ -61,16 +79,19 @@ export interface Registry {
 /**
  * The only owner of held responses. Its indexes (channel -> holds, connection -> holds, and
  * the deadline wheel) are kept in step, emptied sets deleted at once, so `size` is always the
- * truth.
+ * truth. One closure over those indexes, longer than a function should be, because they must
+ * change together: each function inside it is short.
  */
 export function createRegistry(options: RegistryOptions): Registry {
+  /** The hold's changeable fields (readonly to everyone else). */
+  const state = (hold: Hold): HoldState => hold;
   const { onExpire, onChannelEmpty, resolution } = options;
   const byChannel = new Map<string, Set<Hold>>();
   const streams = new Set<Hold>();
-  const deadlines = new Map<number, Set<Hold>>();
+  const deadlines = createDeadlines<Hold>(resolution, (hold) => {
+    if (release(hold)) onExpire(hold);
+  });
   let size = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let swept = 0;
 
   // One 'close' listener per connection, not per held request: a keep-alive connection that
   // re-polls costs no listener churn, and a request queued behind another on a pipelined
@@ -86,28 +107,8 @@ export function createRegistry(options: RegistryOptions): Registry {
     if (holds !== undefined) for (const hold of holds) forget(hold);
   }
 
-  /** A long-poll's slot in the deadline wheel. */
-  function bucketOf(hold: Hold): number {
-    return Math.ceil(hold.deadline / resolution);
-  }
-
-  function tick(): void {
-    const now = Math.floor(Date.now() / resolution);
-    for (; swept <= now && deadlines.size > 0; swept++) {
-      const due = deadlines.get(swept);
-      if (due === undefined) continue;
-      deadlines.delete(swept);
-      for (const hold of due) {
-        if (release(hold)) onExpire(hold);
-      }
-    }
-    if (deadlines.size === 0 && timer !== undefined) {
-      clearInterval(timer);
-      timer = undefined;
-    }
-  }
-
-  function add(hold: Hold): void {
+  function add(spec: Omit<Hold, 'raced'>): Hold {
+    const hold: Hold = { ...spec, raced: false };
     const socket = hold.res.req.socket;
     const held = sockets.get(socket);
     if (held !== undefined) held.push(hold);
@@ -126,20 +127,18 @@ export function createRegistry(options: RegistryOptions): Registry {
     size += 1;
     if (hold.mode === 'stream') {
       streams.add(hold);
-      return;
+      return hold;
     }
-    const bucket = bucketOf(hold);
-    let due = deadlines.get(bucket);
-    if (due === undefined) {
-      due = new Set();
-      deadlines.set(bucket, due);
-    }
-    due.add(hold);
-    if (timer === undefined) {
-      swept = Math.floor(Date.now() / resolution);
-      timer = setInterval(tick, resolution);
-      timer.unref();
-    }
+    deadlines.add(hold);
+    return hold;
+  }
+
+  /** Whether a hold is woken by a message that `follows` its position, or (pending) only marked raced. */
+  function wakes(hold: Hold, follows: (position: string) => boolean): boolean {
+    if (!follows(hold.position)) return false;
+    if (!hold.pending) return true;
+    state(hold).raced = true;
+    return false;
   }
 
   function release(hold: Hold): boolean {
@@ -156,14 +155,7 @@ export function createRegistry(options: RegistryOptions): Registry {
   function forget(hold: Hold): void {
     size -= 1;
     if (hold.mode === 'stream') streams.delete(hold);
-    else {
-      const bucket = bucketOf(hold);
-      const due = deadlines.get(bucket);
-      if (due !== undefined) {
-        due.delete(hold);
-        if (due.size === 0) deadlines.delete(bucket);
-      }
-    }
+    else deadlines.remove(hold);
     for (const channel of hold.channels) {
       const set = byChannel.get(channel);
       if (set === undefined) continue;
@@ -188,12 +180,25 @@ export function createRegistry(options: RegistryOptions): Registry {
     add,
     release,
     has: (hold) => sockets.get(hold.res.req.socket)?.includes(hold) === true,
-    take(channel, wants) {
+    take(channel, follows) {
       const set = byChannel.get(channel);
       if (set === undefined) return [];
-      const holds = wants === undefined ? [...set] : [...set].filter(wants);
+      const holds = follows === undefined ? [...set] : [...set].filter((hold) => wakes(hold, follows));
       for (const hold of holds) if (hold.mode !== 'stream') release(hold);
       return holds;
+    },
+    advance(hold, position) {
+      const changed = state(hold);
+      changed.position = position;
+      changed.gap = false;
+    },
+    confirming(hold) {
+      state(hold).raced = false;
+    },
+    confirmed(hold, head, more) {
+      const changed = state(hold);
+      changed.position = head;
+      if (!more && !hold.raced) changed.pending = false;
     },
     holders: (channel) => byChannel.get(channel)?.size ?? 0,
     eachStream(visit) {
@@ -203,10 +208,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       const all = new Set<Hold>();
       for (const set of byChannel.values()) for (const hold of set) all.add(hold);
       for (const hold of all) release(hold);
-      if (timer !== undefined) {
-        clearInterval(timer);
-        timer = undefined;
-      }
+      deadlines.clear();
       for (const socket of sockets.keys()) socket.removeListener('close', socketOnClose);
       sockets.clear();
       return [...all];

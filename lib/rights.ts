@@ -1,7 +1,10 @@
+// Who may publish and subscribe (docs/protocol.md, "Publishing and subscribing rights").
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { createAddressSet } from './address';
+import { createAddressSet } from './http/address';
+import type { ClientOf } from './http/client-address';
 import type { ErrorCode } from './errors';
+import type { HeaderPairs } from './http/answer';
 import { verifyJwt } from './jwt';
 
 export interface Refusal {
@@ -10,18 +13,18 @@ export interface Refusal {
   readonly message: string;
 }
 
-const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="holdpush"' } as const;
+const CHALLENGE: HeaderPairs = ['WWW-Authenticate', 'Bearer realm="holdpush"'];
 
-export function refusalHeaders(refusal: Refusal): Record<string, string> {
-  return refusal.status === 401 ? CHALLENGE : {};
+export function refusalHeaders(refusal: Refusal): HeaderPairs {
+  return refusal.status === 401 ? CHALLENGE : [];
 }
 
-function digest(text: string): Buffer {
+export function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
 /** Compares secrets in constant time whatever their lengths. */
-function sameSecret(given: string, expected: Buffer): boolean {
+export function sameSecret(given: string, expected: Buffer): boolean {
   return timingSafeEqual(digest(given), expected);
 }
 
@@ -30,7 +33,7 @@ function sameSecret(given: string, expected: Buffer): boolean {
  * when there is none or it uses another scheme (a browser sends `Basic` by itself on a site
  * behind HTTP auth: the query or form token must still count then).
  */
-function bearerToken(req: IncomingMessage): string | undefined {
+export function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   if (header === undefined || !/^Bearer(?:[ \t]|$)/i.test(header)) return undefined;
   const match = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(header);
@@ -50,7 +53,11 @@ export interface Rights {
   subscribe(req: IncomingMessage, names: readonly string[], queryToken: string | null): Refusal | null;
 }
 
-export function createRights(options: RightsOptions): Rights {
+/** Why a forwarded request was refused: the fix is one of two flags. */
+const UNKNOWN_CLIENT = 'this request came through a proxy that is not trusted, so its client is unknown: publish with --publish-token, or name the proxy in --trust-proxy so --publish-allow can judge its client';
+
+/** `clientOf` reads a request's client address (the peer's, or the one trusted proxies forwarded). */
+export function createRights(options: RightsOptions, clientOf: ClientOf): Rights {
   const publishDigest = options.publishToken === undefined ? undefined : digest(options.publishToken);
   const allowed = createAddressSet(options.publishAllow);
   const secret = options.subscribeSecret;
@@ -71,8 +78,10 @@ export function createRights(options: RightsOptions): Rights {
         if (token === undefined || token === '') return { status: 401, code: 'unauthorized', message: 'publishing needs Authorization: Bearer <publish token>' };
         return { status: 401, code: 'unauthorized', message: 'the publish token is not valid' };
       }
-      if (allowed(req.socket.remoteAddress)) return null;
+      const client = clientOf(req);
+      if (!client.viaUntrustedProxy && allowed(client.address)) return null;
       if (tokenMayPublish(token, channel)) return null;
+      if (client.viaUntrustedProxy) return { status: 403, code: 'forbidden', message: UNKNOWN_CLIENT };
       return { status: 403, code: 'forbidden', message: 'this address may not publish (see --publish-allow)' };
     },
     subscribe(req, names, queryToken) {

@@ -1,16 +1,14 @@
+// The subscriber face (docs/protocol.md, "Subscribing"): `/sub/<channels>` as long-poll, stream or batch.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { JSON_TYPE, batchAnswer, writeMessage } from './broadcast';
-import { type Core, gone } from './core';
-import { errorBody } from './errors';
-import { parsePosition } from './names';
-import type { Hold, HoldMode } from './registry';
-import type { Query } from './router';
-import type { ImmediateReads, ReadResult } from './store';
-
-/** Messages one batch answer carries at most. */
-const BATCH_LIMIT = 1000;
-/** Messages read at a time while a stream replays. */
-const REPLAY_PAGE = 1000;
+import type { Verdict } from './auth/authorize';
+import type { Core } from './core';
+import { echo } from './errors';
+import { type Subscription, subscribe, subscribeNow } from './hold';
+import { accepts } from './http/accept';
+import { gone } from './http/answer';
+import type { Query } from './http/router';
+import { parseChannelList, parsePosition } from './names';
+import type { HoldMode } from './registry';
 
 export type PositionResult = { ok: true; token: string | null; sent: string | null } | { ok: false; sent: string };
 
@@ -28,186 +26,63 @@ export function readPosition(req: IncomingMessage, query: Query): PositionResult
   return { ok: true, token: null, sent: null };
 }
 
-export interface Subscription {
-  readonly channels: readonly string[];
-  readonly mode: HoldMode;
-  /** The client's position, or null to start as `newest` says. */
-  readonly position: string | null;
-  /** What the client sent as its position (echoed in a stream's gap event). */
-  readonly sent: string | null;
-  /** With no position: from the oldest message held, or only what comes next. */
-  readonly newest: boolean;
-  /** Seed face, browser tab: the page to reload at the timeout. */
-  readonly reloadUrl: string | undefined;
-}
-
-function readLimit(mode: HoldMode): number {
-  return mode === 'batch' ? BATCH_LIMIT : mode === 'stream' ? REPLAY_PAGE : 1;
-}
-
-/**
- * Answers a long-poll on a store that reads at once (`store.immediate`): in the request's own
- * event, so it is answered or held before any other event can run, and no read can race a wake-up.
- */
-export function subscribeNow(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscription, reads: ImmediateReads): void {
-  const after = sub.position ?? (sub.newest ? reads.head() : null);
-  const result = reads.read(sub.channels, after, readLimit(sub.mode));
-  if (result.messages.length > 0) answerNow(core, res, sub.mode, result, result.gap);
-  else hold(core, req, res, sub, after, result, false);
-}
-
-/**
- * Answers a subscriber: at once when messages after its position are held, else holds it.
- * With a store that wakes this process over the network, a wake-up may come while a read is
- * on its way, before the hold exists: such holds start `pending` (a wake-up only marks them
- * `raced`) and read again until a read saw everything, so no message falls in between.
- */
-export async function subscribe(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscription): Promise<void> {
-  const { store, registry } = core;
-  const after = sub.position ?? (sub.newest ? await store.head() : null);
-  const limit = readLimit(sub.mode);
-  let result = await store.read(sub.channels, after, limit);
-  if (gone(res)) return;
-  if (sub.mode !== 'stream' && result.messages.length > 0) {
-    answerNow(core, res, sub.mode, result, result.gap);
+/** `GET /sub/<channels>`: the `Accept` header picks stream, batch or Nchan's long-poll. */
+export function handleSub(core: Core, req: IncomingMessage, res: ServerResponse, param: string, query: Query): void {
+  const channels = parseChannelList(param);
+  if (channels === null) {
+    core.error(res, 400, 'bad_channel', `not a channel list: ${echo(param)} (up to 16 names of A-Z a-z 0-9 _ - . @ ~, comma-separated)`);
     return;
   }
-  if (sub.mode === 'stream') {
-    openStream(core, res, result.gap, sub.sent, result);
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    for (;;) {
-      for (const message of result.messages) res.write(core.encoded(message).sse);
-      if (!result.more) break;
-      result = await store.read(sub.channels, result.head, limit);
-      if (gone(res)) return;
-    }
-  }
-  const held = hold(core, req, res, sub, after, result, !core.wakesInStep);
-  while (held?.pending === true) {
-    held.raced = false;
-    let again: ReadResult;
-    try {
-      again = await store.read(sub.channels, held.position, limit);
-    } catch (error) {
-      if (registry.release(held)) throw error;
-      return;
-    }
-    if (!registry.has(held)) return;
-    if (sub.mode !== 'stream' && again.messages.length > 0) {
-      registry.release(held);
-      answerNow(core, res, sub.mode, again, held.gap || again.gap);
-      return;
-    }
-    for (const message of again.messages) res.write(core.encoded(message).sse);
-    held.position = again.head;
-    if (!again.more && !held.raced) held.pending = false;
-  }
+  const mode = accepts(req, 'text/event-stream') ? 'stream' : accepts(req, 'application/json') ? 'batch' : 'poll';
+  admitSubscriber(core, req, res, channels, query, () => startSubscription(core, req, res, channels, mode, query, core.options.firstMessage === 'newest'));
 }
 
-/** Hands a subscriber that has nothing to read yet to the registry (or answers 503 in a shutdown). */
-function hold(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscription, after: string | null, result: ReadResult, pending: boolean): Hold | undefined {
-  if (core.closing()) {
-    answerShutdown(core, { res, mode: sub.mode });
-    return undefined;
+/**
+ * Calls `start` once the request may read `names` (the JWT, then the app when it is asked);
+ * a refused subscriber is answered and never held.
+ */
+export function admitSubscriber(core: Core, req: IncomingMessage, res: ServerResponse, names: readonly string[], query: Query, start: () => void): void {
+  const verdict = core.gate.subscribe(req, names, query.get('token'));
+  if (!(verdict instanceof Promise)) {
+    admitted(core, res, verdict, start);
+    return;
   }
-  const stream = sub.mode === 'stream';
-  const held: Hold = {
-    res,
-    mode: sub.mode,
-    channels: sub.channels,
-    position: stream ? result.head : (after ?? result.head),
-    gap: !stream && result.gap,
-    deadline: stream ? 0 : Date.now() + core.options.holdTimeout * 1000 * (1 - Math.random() * 0.1),
-    ifModifiedSince: req.headers['if-modified-since'],
-    reloadUrl: sub.reloadUrl,
-    pending,
-    raced: false,
+  verdict
+    .then((later) => {
+      // The client may have left while the app was asked: nothing to hold then.
+      if (!gone(res)) admitted(core, res, later, start);
+    })
+    .catch((failure: unknown) => core.fail(res, failure));
+}
+
+function admitted(core: Core, res: ServerResponse, verdict: Verdict, start: () => void): void {
+  if (verdict === null) start();
+  else core.error(res, verdict.status, verdict.code, verdict.message, verdict.headers);
+}
+
+/** Checks the position and the limits, then reads or holds (the seed face starts here too). */
+export function startSubscription(core: Core, req: IncomingMessage, res: ServerResponse, channels: readonly string[], mode: HoldMode, query: Query, newest: boolean, reloadUrl?: string): void {
+  const { options, store, immediate } = core;
+  const position = readPosition(req, query);
+  if (!position.ok) {
+    core.error(res, 400, 'bad_position', `not a position: ${echo(position.sent)} (a message id "<seconds>:<token>" or a token)`);
+    return;
+  }
+  if (core.registry.size >= options.maxSubscribers) {
+    core.error(res, 503, 'too_many_subscribers', `this server holds its limit of ${options.maxSubscribers} subscribers (--max-subscribers)`, ['Retry-After', '2']);
+    return;
+  }
+  const sub: Subscription = { channels, mode, position: position.token, sent: position.sent, newest, reloadUrl };
+  const tooManyChannels = (): void => {
+    core.error(res, 503, 'too_many_channels', `this server holds its limit of ${options.maxChannels} channels (--max-channels)`, ['Retry-After', '2']);
   };
-  core.registry.add(held);
-  return held;
-}
-
-function answerNow(core: Core, res: ServerResponse, mode: HoldMode, result: ReadResult, gap: boolean): void {
-  if (mode !== 'batch') {
-    writeMessage(res, core.encoded(result.messages[0] as ReadResult['messages'][number]), mode, gap);
+  if (immediate !== undefined && mode !== 'stream') {
+    if (immediate.touch(channels)) subscribeNow(core, req, res, sub, immediate);
+    else tooManyChannels();
     return;
   }
-  const last = result.messages[result.messages.length - 1] as ReadResult['messages'][number];
-  batchAnswer(core.shared, result.messages.map(core.encoded), last.id, gap).writeTo(res);
-}
-
-function openStream(core: Core, res: ServerResponse, gap: boolean, sent: string | null, first: ReadResult): void {
-  res.writeHead(200, [
-    'Content-Type', 'text/event-stream; charset=utf-8',
-    'Cache-Control', 'no-store',
-    'X-Accel-Buffering', 'no',
-    'X-Content-Type-Options', 'nosniff',
-    ...core.shared,
-  ]);
-  res.write(':ok\n\n');
-  if (gap) {
-    const oldest = first.messages[0]?.id ?? null;
-    res.write(`event: gap\ndata: ${JSON.stringify({ position: sent, oldest })}\n\n`);
-  }
-}
-
-function respond(res: ServerResponse, status: number, headers: string[], body?: Buffer | string): void {
-  if (body !== undefined) headers.push('Content-Length', String(Buffer.byteLength(body)));
-  res.writeHead(status, headers);
-  res.end(body);
-}
-
-function jsonError(core: Core, res: ServerResponse, status: number, body: Buffer, extra: string[] = []): void {
-  respond(res, status, ['Content-Type', JSON_TYPE, 'Cache-Control', 'no-store', ...extra, ...core.shared], body);
-}
-
-const TIMEOUT_BODY = errorBody('timeout', 'no message came within the hold timeout; ask again from the same position');
-const GONE_BODY = errorBody('gone', 'the channel was deleted');
-const SHUTDOWN_BODY = errorBody('shutting_down', 'the server is shutting down; retry shortly');
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** A long-poll's deadline passed: tell it where to come back from. */
-export function answerTimeout(core: Core, hold: Hold): void {
-  const { res, position } = hold;
-  if (gone(res)) return;
-  if (hold.mode === 'seed' && hold.reloadUrl !== undefined) {
-    const url = `${hold.reloadUrl}${hold.reloadUrl.includes('?') ? '&' : '?'}last_event_id=${encodeURIComponent(position)}`;
-    const page = `<!doctype html><html lang="en"><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${escapeHtml(url)}"><title>Waiting for a message</title><p>Waiting for a message&hellip;</p></html>`;
-    respond(res, 200, ['Content-Type', 'text/html; charset=utf-8', 'Cache-Control', 'no-store', 'Etag', position, ...core.shared], page);
-    return;
-  }
-  switch (hold.mode) {
-    case 'seed':
-    case 'batch':
-      respond(res, 204, ['Etag', position, 'Cache-Control', 'no-store', ...core.shared]);
-      return;
-    case 'poll': {
-      const extra = ['Etag', position];
-      if (hold.ifModifiedSince !== undefined) extra.push('Last-Modified', hold.ifModifiedSince);
-      jsonError(core, res, 408, TIMEOUT_BODY, extra);
-      return;
-    }
-    case 'stream':
-      return;
-  }
-}
-
-/** The channel was deleted: long-polls get 410, streams a `:410 Gone` comment and the end. */
-export function answerGone(core: Core, hold: Hold): void {
-  if (gone(hold.res)) return;
-  if (hold.mode === 'stream') hold.res.end(':410 Gone\n\n');
-  else jsonError(core, hold.res, 410, GONE_BODY);
-}
-
-/** Shutdown: long-polls get 503 with `Retry-After: 1`, streams end (their clients reconnect). */
-export function answerShutdown(core: Core, hold: Pick<Hold, 'res' | 'mode'>): void {
-  if (gone(hold.res)) return;
-  if (hold.mode === 'stream') hold.res.end(':503 shutting down\n\n');
-  else jsonError(core, hold.res, 503, SHUTDOWN_BODY, ['Retry-After', '1', 'Connection', 'close']);
+  store
+    .touch(channels)
+    .then((ok) => (ok ? subscribe(core, req, res, sub) : tooManyChannels()))
+    .catch((failure: unknown) => core.fail(res, failure));
 }

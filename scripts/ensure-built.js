@@ -22,8 +22,11 @@ if (!existsSync(join(root, 'node_modules', '.bin', 'tsc'))) {
   console.error('holdpush: installing the dev tools (npm install), once');
   run(existsSync(join(root, 'package-lock.json')) ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund');
 }
-const built = join(root, 'dist', 'server.js');
-if (!existsSync(built) || statSync(built).mtimeMs < newest(join(root, 'lib'))) {
+const built = join(root, 'dist', 'cli', 'main.js');
+// A change to the build settings (tsconfig.build.json) rebuilds too, like a change to lib/.
+const buildConfig = join(root, 'tsconfig.build.json');
+const sources = Math.max(newest(join(root, 'lib')), existsSync(buildConfig) ? statSync(buildConfig).mtimeMs : 0);
+if (!existsSync(built) || statSync(built).mtimeMs < sources) {
   console.error('holdpush: building dist/ (npm run build)');
   run('npm run build');
 }

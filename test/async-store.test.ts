@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMemoryStore } from '../lib/memory-store';
-import type { MessageStore, StoreEvents } from '../lib/store';
+import { createMemoryStore } from '../lib/stores/memory/store';
+import type { MessageStore, StoreEvents } from '../lib/stores/store';
 import { request, startServer } from './support/http';
 
 /**
@@ -26,7 +26,9 @@ function laggingStore(inner: MessageStore, lagMs: () => number): MessageStore {
   };
   return {
     ...inner,
-    kind: 'cluster',
+    // Wakes over the "network" and reads with a promise, as the network stores do.
+    wakesInStep: false,
+    immediate: undefined,
     read: (channels, after, limit) => {
       const answer = inner.read(channels, after, limit);
       return later(() => answer);
@@ -119,7 +121,8 @@ test('a wake-up that comes while the read is on its way is not lost', async () =
       const inner = createMemoryStore(context);
       return {
         ...inner,
-        kind: 'redis',
+        wakesInStep: false,
+        immediate: undefined,
         read(channels, after, limit) {
           const answer = inner.read(channels, after, limit);
           if (!gateNext) return answer;

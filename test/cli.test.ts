@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { type Child, runCli, startCli } from './support/f2-cli';
 import { freePort, request } from './support/http';
 
@@ -45,10 +49,12 @@ test('--help lists every flag of docs/protocol.md with its default, exit 0', T, 
     'subscribe-secret': 'none',
     'cors-origin': '*',
     'publish-allow': '127.0.0.0/8,::1',
+    'trust-proxy': 'none',
     'shutdown-timeout': '5',
     workers: '1',
     redis: 'none',
     log: 'text',
+    'fast-wire': 'true',
   };
   const lines = exit.stdout.split('\n');
   for (const [flag, value] of Object.entries(defaults)) {
@@ -61,6 +67,15 @@ test('--help lists every flag of docs/protocol.md with its default, exit 0', T, 
   assert.equal((await runCli(['-h'])).code, 0);
 });
 
+test('the built command, node dist/server.js --version: the version of package.json, exit 0', T, async () => {
+  const root = join(__dirname, '..');
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  // execFile rejects on a non-zero exit, so getting here means exit 0.
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(root, 'dist', 'server.js'), '--version'], { cwd: root, timeout: 8000 });
+  assert.equal(stdout, `${version}\n`);
+  assert.equal(stderr, '');
+});
+
 for (const [what, args, env] of [
   ['an unknown flag', ['--no-such-flag', '1'], {}],
   ['a stray argument', ['8080'], {}],
@@ -71,8 +86,11 @@ for (const [what, args, env] of [
   ['--port 70000', ['--port', '70000'], {}],
   ['--first-message x', ['--first-message', 'x'], {}],
   ['--log loud', ['--log', 'loud'], {}],
+  ['--fast-wire yes', ['--fast-wire', 'yes'], {}],
   ['--publish-allow not-an-ip', ['--publish-allow', 'not-an-ip'], {}],
   ['--publish-allow with one bad entry', ['--publish-allow', '127.0.0.1,10.0.0.0/99'], {}],
+  ['--trust-proxy with a host name', ['--trust-proxy', 'loopback,proxy.example'], {}],
+  ['a bad HOLDPUSH_TRUST_PROXY', [], { HOLDPUSH_TRUST_PROXY: '10.0.0.0/99' }],
   ['a flag with no value', ['--port'], {}],
   ['a bad environment twin', [], { HOLDPUSH_HOLD_TIMEOUT: 'soon' }],
   ['a bad PORT', [], { PORT: 'eighty' }],
@@ -129,6 +147,24 @@ test('publishing and subscribing through the CLI server', T, async (t) => {
   const reply = await waiting;
   assert.equal(reply.status, 200);
   assert.equal(reply.text, 'over the wire');
+});
+
+test('--trust-proxy (and its twin) lets --publish-allow judge the forwarded client; the log shows it', T, async (t) => {
+  const child = started(t, ['--port', '0', ...LOCAL, '--log', 'json', '--publish-allow', '198.51.100.0/24'], { HOLDPUSH_TRUST_PROXY: 'loopback' });
+  const base = `http://127.0.0.1:${await child.listening}`;
+  assert.equal((await request(`${base}/pub/c`, { method: 'POST', body: 'x', headers: { 'X-Forwarded-For': '198.51.100.7' } })).status, 202);
+  assert.equal((await request(`${base}/pub/c`, { method: 'POST', body: 'x', headers: { 'X-Forwarded-For': '203.0.113.9' } })).status, 403);
+  const exit = await child.stop();
+  const addresses = exit.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => (JSON.parse(line) as { address: string }).address);
+  assert.deepEqual(addresses, ['198.51.100.7', '203.0.113.9']);
+});
+
+test('without --trust-proxy a forwarded publish from loopback is refused, naming both fixes', T, async (t) => {
+  const child = started(t, ['--port', '0', ...LOCAL, '--log', 'off']);
+  const base = `http://127.0.0.1:${await child.listening}`;
+  const reply = await request(`${base}/pub/c`, { method: 'POST', body: 'x', headers: { 'X-Real-IP': '127.0.0.1' } });
+  assert.equal(reply.status, 403);
+  assert.match(reply.text, /--publish-token.*--trust-proxy/);
 });
 
 test('SIGTERM with a held long-poll: 503 with Retry-After: 1, exit 0 within the shutdown timeout', T, async (t) => {

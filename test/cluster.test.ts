@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { EventEmitter } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { type PrimaryLink, type WorkerLink, createClusterPrimary, createClusterStore } from '../lib/cluster-store';
-import { workerCount } from '../lib/cluster';
-import { StoreUnavailableError } from '../lib/store';
+import { type WorkerLink, createClusterPrimary } from '../lib/stores/cluster/primary';
+import { type PrimaryLink, createClusterStore } from '../lib/stores/cluster/worker';
+import { workerCount } from '../lib/cli/cluster';
+import { StoreUnavailableError } from '../lib/stores/store';
 import { createServer } from 'node:net';
 import { type ClusterRun, type Pinned, killGroup, pinWorkers, send, spawnCluster, startCluster } from './support/cluster-run';
 import { openStream } from './support/http';
@@ -96,12 +97,12 @@ describe('cluster store over an IPC channel', { timeout: 20000 }, () => {
       assert.equal(await a.delete('x'), false);
 
       // Figures: the store's from the primary, the cluster's summed over workers.
-      a.report(() => ({ held: { longpoll: 2, stream: 1, total: 3 }, published: 5, delivered: 7 }));
-      b.report(() => ({ held: { longpoll: 1, stream: 0, total: 1 }, published: 1, delivered: 1 }));
+      a.deployment.report(() => ({ held: { longpoll: 2, stream: 1, total: 3 }, published: 5, delivered: 7 }));
+      b.deployment.report(() => ({ held: { longpoll: 1, stream: 0, total: 1 }, published: 1, delivered: 1 }));
       await sleep(100);
       assert.equal(b.stats().channels, primary.store.stats().channels);
-      assert.deepEqual(b.totals(), { workers: 2, held: { longpoll: 3, stream: 1, total: 4 }, published: 6, delivered: 8 });
-      assert.deepEqual(primary.totals(), b.totals());
+      assert.deepEqual(b.deployment.totals(), { processes: 2, held: { longpoll: 3, stream: 1, total: 4 }, published: 6, delivered: 8 });
+      assert.deepEqual(primary.totals(), b.deployment.totals());
     } finally {
       await a.close();
       await b.close();
@@ -118,7 +119,7 @@ describe('cluster store over an IPC channel', { timeout: 20000 }, () => {
       assert.ok(Date.now() - began < 1000);
       silent.primary.connected = false;
       await assert.rejects(store.read(['x'], null, 1), StoreUnavailableError);
-      assert.equal(store.totals(), undefined);
+      assert.equal(store.deployment.totals(), undefined);
     } finally {
       await store.close();
     }
@@ -151,7 +152,7 @@ describe('cluster store over an IPC channel', { timeout: 20000 }, () => {
 
 interface WorkerView {
   pid: number;
-  totals: { workers: number; held: { total: number } } | null;
+  totals: { processes: number; held: { total: number } } | null;
 }
 
 async function view(pinned: Pinned): Promise<WorkerView> {
@@ -187,7 +188,7 @@ describe('--workers 2: one port, one sequence', { timeout: 60000 }, () => {
     const deadline = Date.now() + 5000;
     for (;;) {
       const seen = await view(publisher);
-      if (seen.totals !== null && seen.totals.workers === 2 && seen.totals.held.total === 3) break;
+      if (seen.totals !== null && seen.totals.processes === 2 && seen.totals.held.total === 3) break;
       if (Date.now() > deadline) throw new Error(`holds never showed: ${JSON.stringify(seen)}`);
       await sleep(50);
     }

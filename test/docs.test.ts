@@ -17,7 +17,7 @@ const T = { timeout: 15_000 };
 const FORBIDDEN = ['..' + '/shared', 'PROTOCOL' + '.md'];
 
 /** Hosts an absolute link may name: this machine, and the domains reserved for examples. */
-const ALLOWED_HOST = /^(?:127\.0\.0\.1|localhost|\[::1\]|(?:[a-z0-9-]+\.)*example\.(?:com|net|org))(?::\d+)?$/i;
+const ALLOWED_HOST = /^(?:127\.0\.0\.1|localhost|\[::1\]|(?:[a-z0-9-]+\.)*example\.(?:com|net|org))(?::\d*)?$/i;
 
 /** Files of the repository as a fresh clone has them: tracked or new, not ignored; '/'-separated. */
 function repositoryFiles(): Set<string> {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { signJwt } from '../lib/index';
-import { redactPath } from '../lib/log';
+import { redactPath } from '../lib/http/log';
 import { sendRaw } from './support/fuzz-http';
 import { type Running, held, multipart, request, startServer, until } from './support/http';
 
@@ -182,6 +182,29 @@ describe('secrets never reach a log line', () => {
       assert.equal(query.get('token'), 's1', url);
       assert.ok(!redactPath(url).includes('s1'), url);
     }
+  });
+});
+
+describe('the client address behind a proxy', () => {
+  test('a trusted proxy\'s X-Forwarded-For or Forwarded names it; X-Real-IP alone logs an unknown client as -', async (t) => {
+    const lines: string[] = [];
+    const server = await startServer({ trustProxy: ['loopback'], log: 'text', logWrite: (line) => lines.push(line) });
+    t.after(() => server.close());
+    await request(`${server.url}/healthz`, { headers: { 'X-Forwarded-For': '198.51.100.7, 127.0.0.1' } });
+    await request(`${server.url}/healthz`, { headers: { Forwarded: 'for="[2001:db8::7]:4711"' } });
+    await request(`${server.url}/healthz`, { headers: { 'X-Real-IP': '198.51.100.7' } });
+    await request(`${server.url}/healthz`);
+    await until(() => lines.length === 4, 2000, 'four log lines');
+    assert.deepEqual(lines.map((line) => parseText(line).address), ['198.51.100.7', '2001:db8::7', '-', '127.0.0.1']);
+  });
+
+  test('an untrusted peer\'s forwarding header is not believed: the peer is logged', async (t) => {
+    const lines: string[] = [];
+    const server = await startServer({ log: 'json', logWrite: (line) => lines.push(line) });
+    t.after(() => server.close());
+    await request(`${server.url}/healthz`, { headers: { 'X-Forwarded-For': '198.51.100.7' } });
+    await until(() => lines.length === 1, 2000, 'one log line');
+    assert.equal(parseJson(lines[0] as string).address, '127.0.0.1');
   });
 });
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createMemoryStore } from '../lib/memory-store';
-import type { MessageStore } from '../lib/store';
+import { createMemoryStore } from '../lib/stores/memory/store';
+import type { MessageStore } from '../lib/stores/store';
 
 function store(options: Partial<Parameters<typeof createMemoryStore>[0]> = {}): MessageStore {
   return createMemoryStore({ buffer: 1000, messageTtl: 3600, maxChannels: 1000, isHeld: () => false, ...options });

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createAddressSet, parseAddressRule } from '../lib/address';
-import { createMemoryStore } from '../lib/memory-store';
+import { createAddressSet, parseAddressRule } from '../lib/http/address';
+import { createMemoryStore } from '../lib/stores/memory/store';
 import { MAX_CHANNELS_PER_SUBSCRIPTION, isValidName, parseChannelList, parsePosition } from '../lib/names';
 import { NAME_CHARS, NASTY_CHARS, type Rng, TOKEN_CHARS, createRng, runSeed } from './support/fuzz-rng';
 

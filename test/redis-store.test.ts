@@ -3,9 +3,10 @@ import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type RedisClientLike, type RedisStore, type RedisStoreOptions, createRedisStore, loadRedis } from '../lib/redis-store';
-import { createHoldpushServer } from '../lib/http-server';
-import { type StoredMessage, StoreUnavailableError } from '../lib/store';
+import { type RedisClientLike, loadRedis } from '../lib/stores/redis/client';
+import { type RedisStore, type RedisStoreOptions, createRedisStore } from '../lib/stores/redis/store';
+import { createHoldpushServer } from '../lib/http/http-server';
+import { type StoredMessage, StoreUnavailableError } from '../lib/stores/store';
 import { openStream, request } from './support/http';
 import { type RedisServer, startRedis } from './support/redis-server';
 
@@ -502,7 +503,7 @@ describe('redis store: without the redis package', () => {
         if (request === 'redis') { const e = new Error("Cannot find module 'redis'"); e.code = 'MODULE_NOT_FOUND'; throw e; }
         return resolve.call(this, request, ...rest);
       };
-      try { require(${JSON.stringify(join(__dirname, '..', 'lib', 'redis-store.ts'))}).createRedisStore({ buffer: 1, messageTtl: 1, maxChannels: 1, isHeld: () => false }); }
+      try { require(${JSON.stringify(join(__dirname, '..', 'lib', 'stores', 'redis', 'store.ts'))}).createRedisStore({ buffer: 1, messageTtl: 1, maxChannels: 1, isHeld: () => false }); }
       catch (e) { process.stdout.write(e.message); process.exit(3); }`;
     const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
       const child = execFile(process.execPath, ['--import', 'tsx', '-e', code], { timeout: 10000 }, (_err, stdout) => resolve({ code: child.exitCode, stdout }));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { createAddressSet, parseAddressRule, unmapAddress } from '../lib/address';
+import { createAddressSet, parseAddressRule, unmapAddress } from '../lib/http/address';
 import { signJwt, verifyJwt } from '../lib/jwt';
 import { isValidName, parseChannelList, parsePosition } from '../lib/names';
 import { errorOf, pub, requestPath, serve } from './support/f2-helpers';

@@ -7,9 +7,9 @@
  * `{"pid": n, "totals": <the cluster's summed figures>}` so that tests can tell workers apart.
  */
 import cluster from 'node:cluster';
-import { runCluster } from '../../lib/cluster';
-import { type ClusterStore, createClusterStore } from '../../lib/cluster-store';
-import { createHoldpushServer } from '../../lib/http-server';
+import { runCluster } from '../../lib/cli/cluster';
+import { type ClusterStore, createClusterStore } from '../../lib/stores/cluster/worker';
+import { createHoldpushServer } from '../../lib/http/http-server';
 
 const port = Number(process.env.HP_PORT);
 const workers = Number(process.env.HP_WORKERS ?? 2);
@@ -36,7 +36,7 @@ if (cluster.isPrimary) {
   });
   server.prependListener('request', (req, res) => {
     if (req.url !== '/_worker') return;
-    const body = JSON.stringify({ pid: process.pid, totals: store?.totals() ?? null });
+    const body = JSON.stringify({ pid: process.pid, totals: store?.deployment.totals() ?? null });
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(body);
   });

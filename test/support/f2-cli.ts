@@ -4,10 +4,10 @@ import { join } from 'node:path';
 const ROOT = join(__dirname, '..', '..');
 
 /**
- * The real CLI from source: `node --import tsx lib/server.ts` (tsx's loader hook works on
+ * The real CLI from source: `node --import tsx lib/cli/main.ts` (tsx's loader hook works on
  * Node 18.19+ and 20.6+), so no build step is needed and the coverage maps to lib/.
  */
-export const CLI = [process.execPath, '--import', 'tsx', join(ROOT, 'lib', 'server.ts')] as const;
+export const CLI = [process.execPath, '--import', 'tsx', join(ROOT, 'lib', 'cli', 'main.ts')] as const;
 
 /** The environment without anything that would configure holdpush behind a test's back. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

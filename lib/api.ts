@@ -1,0 +1,60 @@
+// The public types of createHoldpush: its options, its store factories, and what it returns.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Write } from './http/log';
+import type { Stats } from './ops';
+import type { HoldpushOptions } from './options';
+import type { MessageStore } from './stores/store';
+
+/** What a store factory is told: the limits, and whether this process holds a channel now. */
+export interface StoreContext {
+  readonly buffer: number;
+  readonly messageTtl: number;
+  readonly maxChannels: number;
+  isHeld(channel: string): boolean;
+}
+
+export type StoreFactory = (context: StoreContext) => MessageStore;
+
+export interface CreateHoldpushOptions extends Partial<HoldpushOptions> {
+  /** Where messages live. @defaultValue an in-memory store */
+  store?: StoreFactory;
+  /** The folder of the pages and the browser client. @defaultValue the package's `public/` */
+  publicDir?: string;
+  /** Where request log lines go (with `log` set to 'text' or 'json'). @defaultValue standard output */
+  logWrite?: Write;
+}
+
+export interface PublishOptions {
+  /** @defaultValue 'text/plain; charset=utf-8' */
+  contentType?: string;
+  /** EventSource event name. */
+  event?: string;
+}
+
+export interface PublishResult {
+  /** The message id, `"<unix seconds>:<token>"`. */
+  readonly id: string;
+  /** Held responses (and streams) in this process that got it. */
+  readonly delivered: number;
+}
+
+export interface Holdpush {
+  readonly options: Readonly<HoldpushOptions>;
+  /**
+   * Answers holdpush's routes and returns true; returns false, touching nothing, for others.
+   * Best mounted before the app's body parsers; after them it answers at once with what they
+   * left on `req.body` (or 400 `body_consumed`), never waiting for a body already read.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Serves holdpush on a server; returns the function that takes it off again. */
+  attach(server: Server): () => void;
+  /**
+   * Publishes to a channel, to one uid (`'uid:<uid>'`), or to every uid (`'uid:*'`). A bad
+   * target, data or option rejects with a TypeError (a message over `maxMessage` with a
+   * RangeError); it never throws.
+   */
+  publish(target: string, data: string | Uint8Array, options?: PublishOptions): Promise<PublishResult>;
+  stats(): Stats;
+  /** Answers every held request (503, streams end) and stops; idempotent. */
+  close(): Promise<void>;
+}

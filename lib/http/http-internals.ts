@@ -1,0 +1,91 @@
+// What the fast path needs of node:http's internals, and the check that this Node has them.
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+
+/**
+ * What node:http keeps on a response and reads when it builds a head: `_header` is the
+ * serialised head (OutgoingMessage writes it before the first body bytes; `headersSent` is
+ * `!!_header`); the others are what its `Connection` and `Keep-Alive` lines come from;
+ * `outputData` is where a response's writes wait while it has no socket.
+ */
+export type Outgoing = ServerResponse & {
+  _header?: string | null;
+  maxRequestsOnConnectionReached?: boolean;
+  _keepAliveTimeout?: number;
+  _maxRequestsPerSocket?: number;
+  outputData?: { data: unknown; encoding?: unknown }[];
+};
+
+/** Builds the head of a keep-alive answer as holdpush does (its `Date:` line given). */
+export type HeadBuilder = (status: number, headers: readonly string[], date: string, keepAliveMs: number, maxRequests: number) => string;
+
+const SAMPLE_HEADERS = ['Content-Type', 'text/plain', 'Content-Length', '2', 'X-Probe', 'a b'];
+const SAMPLE_KEEP_ALIVE_MS = 65_000;
+const SAMPLE_MAX_REQUESTS = 7;
+
+/** A response to a keep-alive HTTP/1.1 GET that never gets a socket: its writes stay in outputData. */
+function unsentResponse(): Outgoing {
+  const req = new IncomingMessage(new Socket());
+  req.method = 'GET';
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = 1;
+  req.httpVersion = '1.1';
+  return new ServerResponse(req) as Outgoing;
+}
+
+/** The bytes a response has queued, in order. */
+function queued(res: Outgoing): Buffer | undefined {
+  const chunks: Buffer[] = [];
+  for (const chunk of res.outputData ?? []) {
+    if (typeof chunk.data === 'string') chunks.push(Buffer.from(chunk.data, chunk.encoding === 'utf8' ? 'utf8' : 'latin1'));
+    else if (chunk.data instanceof Uint8Array) chunks.push(Buffer.from(chunk.data));
+    else return undefined;
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Why this Node's node:http is not what the fast path of lib/http/wire.ts relies on, or undefined
+ * when it is. Checked without a socket, in microseconds: a new response's fields have the
+ * expected types; node's own head for a keep-alive answer is byte for byte the one `head`
+ * builds; a head set through `_header` counts as sent (`headersSent`) and leaves, before the
+ * body, in each of the three ways the fast path ends a response.
+ */
+export function httpInternalsMisfit(head: HeadBuilder): string | undefined {
+  try {
+    const fresh = unsentResponse();
+    if (fresh._header !== null) return `a new response's _header is ${String(fresh._header)}, not null`;
+    if (fresh.headersSent !== false) return 'a new response has headersSent';
+    if (fresh.shouldKeepAlive !== true) return 'a new HTTP/1.1 response has shouldKeepAlive !== true';
+    if (fresh.maxRequestsOnConnectionReached !== false) return 'maxRequestsOnConnectionReached is not a boolean false';
+    if (typeof fresh._keepAliveTimeout !== 'number') return '_keepAliveTimeout is not a number';
+    if (!Array.isArray(fresh.outputData)) return 'outputData is not an array';
+
+    fresh._keepAliveTimeout = SAMPLE_KEEP_ALIVE_MS;
+    fresh._maxRequestsPerSocket = SAMPLE_MAX_REQUESTS;
+    fresh.writeHead(200, SAMPLE_HEADERS);
+    const theirs = fresh._header;
+    if (typeof theirs !== 'string') return `writeHead left _header ${typeof theirs}, not a string`;
+    const dateLine = /\r\n(Date: [^\r\n]*\r\n)/.exec(theirs)?.[1] ?? '';
+    const ours = head(200, SAMPLE_HEADERS, dateLine, SAMPLE_KEEP_ALIVE_MS, SAMPLE_MAX_REQUESTS);
+    if (theirs !== ours) return `node:http's head is ${JSON.stringify(theirs)}, holdpush's ${JSON.stringify(ours)}`;
+
+    const ends: [string, string, (res: Outgoing) => void][] = [
+      ['a body inside the head', `${ours}hi`, (res) => res.end()],
+      ['a string body', ours, (res) => res.end('hi', 'utf8')],
+      ['a buffer body', ours, (res) => res.end(Buffer.from('hi'))],
+    ];
+    for (const [name, header, end] of ends) {
+      const res = unsentResponse();
+      res._header = header;
+      if (res.headersSent !== true) return 'headersSent does not follow _header';
+      end(res);
+      if (!res.writableEnded) return `${name}: the response is not ended`;
+      const bytes = queued(res);
+      if (bytes === undefined || !bytes.equals(Buffer.from(`${ours}hi`, 'latin1'))) return `${name}: node:http queued ${JSON.stringify(bytes?.toString('latin1'))}`;
+    }
+    return undefined;
+  } catch (error) {
+    return `checking node:http threw ${(error as Error).message}`;
+  }
+}

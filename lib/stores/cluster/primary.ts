@@ -1,0 +1,175 @@
+/** The cluster's primary: one sequencer (a memory store) for every worker, served over IPC. */
+import { type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
+import { createMemoryStore } from '../memory/store';
+import { type MessageStore, StoreUnavailableError } from '../store';
+import { HoldTable } from './holds';
+import { type Call, type PrimaryMessage, isWorkerMessage, toBuffer, toWire } from './protocol';
+
+/** The side of the IPC channel the primary sees (a `cluster.Worker`). */
+export interface WorkerLink {
+  readonly id: number;
+  send(message: unknown, callback?: (error: Error | null) => void): boolean;
+  isConnected(): boolean;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  removeListener(event: 'message', listener: (message: unknown) => void): unknown;
+}
+
+export interface ClusterPrimaryOptions {
+  buffer: number;
+  messageTtl: number;
+  maxChannels: number;
+  /** Milliseconds between figures pushed to every worker. @defaultValue 500 */
+  statsInterval?: number;
+}
+
+export interface ClusterPrimary {
+  /** The sequencer's own store (for tests and the primary's logs). */
+  readonly store: MessageStore;
+  /** Serves a worker: call on `cluster.on('fork')`; returns the function that lets it go. */
+  attach(worker: WorkerLink): () => void;
+  /** Forgets a worker that died: its holds are released. */
+  detach(workerId: number): void;
+  /** Sums of the last reports of the attached workers. */
+  totals(): DeploymentTotals;
+  close(): Promise<void>;
+}
+
+interface Attached {
+  readonly link: WorkerLink;
+  figures: ProcessFigures;
+  readonly off: () => void;
+}
+
+/**
+ * The buffer outlives any worker, and tokens are ordered across workers. The primary keeps the
+ * holds of every worker, so a channel one of them holds is never forgotten.
+ */
+export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPrimary {
+  const holds = new HoldTable();
+  const workers = new Map<number, Attached>();
+  const store = createMemoryStore({
+    buffer: options.buffer,
+    messageTtl: options.messageTtl,
+    maxChannels: options.maxChannels,
+    isHeld: (channel) => holds.isHeld(channel),
+  });
+
+  function send(link: WorkerLink, message: PrimaryMessage): void {
+    if (!link.isConnected()) return;
+    try {
+      link.send(message, () => undefined);
+    } catch {
+      // The worker is going away; its exit detaches it.
+    }
+  }
+
+  function broadcast(message: PrimaryMessage): void {
+    for (const { link } of workers.values()) send(link, message);
+  }
+
+  store.watch({
+    message: (message) => broadcast({ hp: 'msg', message: toWire(message) }),
+    deleted: (channel) => broadcast({ hp: 'del', channel }),
+  });
+
+  /** Channels no worker holds any more: the sequencer may forget the empty ones. */
+  function letGo(free: readonly string[]): void {
+    for (const channel of free) store.released(channel);
+  }
+
+  async function run(workerId: number, call: Call): Promise<unknown> {
+    switch (call.op) {
+      case 'append': {
+        const [channel, input] = call.args;
+        const message = await store.append(channel, { data: toBuffer(input.data), contentType: input.contentType, event: input.event });
+        const { data: _data, ...rest } = toWire(message);
+        return rest;
+      }
+      case 'read': {
+        const result = await store.read(...call.args);
+        return { ...result, messages: result.messages.map(toWire) };
+      }
+      case 'head':
+        return store.head();
+      case 'touch': {
+        const [channels] = call.args;
+        const ok = await store.touch(channels);
+        if (ok && workers.has(workerId)) holds.hold(workerId, channels);
+        return ok;
+      }
+      case 'info':
+        return store.info(call.args[0]);
+      case 'delete':
+        return store.delete(call.args[0]);
+    }
+  }
+
+  /** Sums over the attached workers, leaving out `except`. */
+  function totals(except?: number): DeploymentTotals {
+    const reports: ProcessFigures[] = [];
+    for (const [id, { figures }] of workers) if (id !== except) reports.push(figures);
+    return sumFigures(reports);
+  }
+
+  function pushStats(): void {
+    const storeStats = store.stats();
+    for (const [id, { link }] of workers) send(link, { hp: 'stats', store: storeStats, others: totals(id) });
+  }
+  const statsTimer = setInterval(pushStats, options.statsInterval ?? 500);
+  statsTimer.unref();
+
+  function serve(link: WorkerLink, message: unknown): void {
+    if (!isWorkerMessage(message)) return;
+    switch (message.hp) {
+      case 'req': {
+        const { id } = message;
+        run(link.id, message).then(
+          (value) => send(link, { hp: 'res', id, ok: true, value }),
+          (error: unknown) => {
+            const code = error instanceof StoreUnavailableError ? error.code : undefined;
+            send(link, { hp: 'res', id, ok: false, error: { code, message: error instanceof Error ? error.message : String(error) } });
+          },
+        );
+        return;
+      }
+      case 'release':
+        letGo(holds.release(link.id, message.channels));
+        return;
+      case 'report': {
+        const worker = workers.get(link.id);
+        if (worker !== undefined) worker.figures = message.figures;
+      }
+    }
+  }
+
+  function detach(workerId: number): void {
+    const worker = workers.get(workerId);
+    if (worker === undefined) return;
+    worker.off();
+    letGo(holds.releaseAll(workerId));
+    workers.delete(workerId);
+  }
+
+  return {
+    store,
+    attach(link) {
+      function primaryOnWorkerMessage(message: unknown): void {
+        serve(link, message);
+      }
+      link.on('message', primaryOnWorkerMessage);
+      const off = (): void => {
+        link.removeListener('message', primaryOnWorkerMessage);
+      };
+      workers.set(link.id, { link, figures: NO_FIGURES, off });
+      send(link, { hp: 'stats', store: store.stats(), others: totals(link.id) });
+      return () => detach(link.id);
+    },
+    detach,
+    totals: () => totals(),
+    async close() {
+      clearInterval(statsTimer);
+      for (const id of [...workers.keys()]) detach(id);
+      await store.close();
+    },
+  };
+}
