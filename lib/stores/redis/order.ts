@@ -63,7 +63,8 @@ export class EventOrder {
    */
   async appended(epoch: string, seq: number, message: StoredMessage): Promise<StoredMessage> {
     if (this.closed) return message;
-    if (!this.recent.has(seq)) {
+    // A number told lately is this message only in the same epoch: after a wipe, numbers restart.
+    if (epoch !== this.streamEpoch || !this.recent.has(seq)) {
       const told = new Promise<void>((resolve) => this.waiters.set(seq, resolve));
       this.offer(epoch, seq, message);
       if (this.waiters.has(seq)) await told;
