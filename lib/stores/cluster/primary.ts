@@ -42,7 +42,8 @@ interface Attached {
 
 /**
  * The buffer outlives any worker, and tokens are ordered across workers. The primary keeps the
- * holds of every worker, so a channel one of them holds is never forgotten.
+ * holds of every worker, so a channel one of them holds is never forgotten. The factory is the
+ * primary's half of the protocol (protocol.ts) over its shared state, so it is longer than most.
  */
 export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPrimary {
   const holds = new HoldTable();

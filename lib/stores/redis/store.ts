@@ -1,14 +1,15 @@
 /** The Redis store: every holdpush server on one Redis serves the same channels. */
 import { randomBytes } from 'node:crypto';
-import type { ChannelInfo, MessageInput, MessageStore, ReadResult, StoreStats, StoredMessage } from '../store';
+import type { ChannelInfo, MessageInput, MessageStore, ReadResult, StoredMessage } from '../store';
 import { StoreUnavailableError } from '../store';
 import { Watchers } from '../watchers';
 import { type RedisClientLike, loadRedis } from './client';
-import { decodeAppend, decodeEvent, decodeHead, decodeInfo, decodeRead, decodeStats, follows, makeMessage, newEpochCandidate, num, positionArgs, seqOfId } from './codec';
+import { decodeAppend, decodeEvent, decodeHead, decodeInfo, decodeRead, follows, makeMessage, newEpochCandidate, num, positionArgs, seqOfId } from './codec';
 import { RedisConnection } from './connection';
 import { EventOrder } from './order';
 import { Resync } from './resync';
 import { SCRIPTS } from './scripts';
+import { Upkeep } from './upkeep';
 
 export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port/db`; ignored when `client` is given. @defaultValue `redis://127.0.0.1:6379` */
@@ -40,7 +41,8 @@ export interface RedisStore extends MessageStore {
 /**
  * Every append, read and sweep is one Lua script (see scripts.ts); every server hears each
  * message and deletion on one pub/sub channel, and tells its watchers in sequence order
- * (order.ts), catching up after its event connection comes back (resync.ts).
+ * (order.ts), catching up after its event connection comes back (resync.ts). The factory is
+ * the store's methods over that shared state, so it is longer than most functions.
  */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const { buffer, maxChannels, isHeld } = options;
@@ -64,7 +66,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const known = new Set<string>();
   let closed = false;
   let subscribed = false;
-  let lastStats: StoreStats = { channels: 0, bufferBytes: 0, expired: 0, evicted: 0 };
 
   async function head(): Promise<{ epoch: string; seq: number; token: string }> {
     return decodeHead(await run(SCRIPTS.head, [newEpochCandidate()]));
@@ -88,13 +89,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     else if (event.origin !== origin) watchers.deleted(event.channel);
   }
 
-  const { subscriber } = connection;
-  const subscriberDown = (): void => resync.down();
-  subscriber.on('end', subscriberDown);
-  subscriber.on('reconnecting', subscriberDown);
-  subscriber.on('ready', () => {
+  function storeOnSubscriberDown(): void {
+    resync.down();
+  }
+  function storeOnSubscriberReady(): void {
     if (subscribed) void resync.run();
-  });
+  }
+  connection.subscriber.on('end', storeOnSubscriberDown);
+  connection.subscriber.on('reconnecting', storeOnSubscriberDown);
+  connection.subscriber.on('ready', storeOnSubscriberReady);
 
   const started = (async () => {
     await connection.connect(`${prefix}events`, onEvent);
@@ -116,35 +119,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return decodeInfo(await run(SCRIPTS.info, [newEpochCandidate(), String(ttlMs), channel]));
   }
 
-  /** Forgets channels dead in Redis and fetches the figures of /stats. */
-  async function sweep(): Promise<void> {
-    if (!connection.client.isReady) return;
-    try {
-      lastStats = decodeStats(await run(SCRIPTS.sweep, [newEpochCandidate(), String(ttlMs), '100']));
-    } catch {
-      // Redis is down: keep the figures we last knew.
-    }
-  }
-
-  /** Keeps the channels held here alive in Redis. */
-  async function refresh(): Promise<void> {
-    if (!connection.client.isReady) return;
-    const held: string[] = [];
-    for (const name of known) {
-      if (isHeld(name)) held.push(name);
-      else known.delete(name);
-    }
-    try {
-      for (let i = 0; i < held.length; i += 500) await run(SCRIPTS.refresh, [String(grace), ...held.slice(i, i + 500)]);
-    } catch {
-      // Tried again at the next tick.
-    }
-  }
-
-  const statsTimer = setInterval(() => void sweep(), 1000);
-  statsTimer.unref();
-  const refreshTimer = setInterval(() => void refresh(), Math.max(100, Math.floor(grace / 3)));
-  refreshTimer.unref();
+  const upkeep = new Upkeep({ run, ready: () => connection.client.isReady, known, isHeld, ttlMs, grace });
 
   return {
     kind: 'redis',
@@ -170,15 +145,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       if (!isHeld(channel)) known.delete(channel);
     },
     watch: (events) => watchers.add(events),
-    stats: () => lastStats,
+    stats: () => upkeep.stats,
     async ready() {
       await connection.withTimeout(started);
     },
     async close() {
       if (closed) return;
       closed = true;
-      clearInterval(statsTimer);
-      clearInterval(refreshTimer);
+      upkeep.stop();
       order.close();
       watchers.clear();
       await connection.close();
