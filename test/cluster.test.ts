@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { after, before, describe, test } from 'node:test';
+import { type TestContext, after, before, describe, test } from 'node:test';
 import { workerCount } from '../lib/cluster';
 import { createClusterPrimary } from '../lib/stores/cluster/primary';
 import { createClusterStore } from '../lib/stores/cluster/worker';
@@ -29,84 +29,65 @@ async function sweptOnce(store: { touch(channels: string[]): Promise<boolean>; i
   await waitFor(async () => (await store.info(probe)) === null, 5000, 'the primary to sweep');
 }
 
+/** A primary and two workers over in-process channels, closed when the test ends. */
+function twoWorkers(t: TestContext, options: { heldOnOne?: (channel: string) => boolean; statsInterval?: number } = {}) {
+  const primary = createClusterPrimary({ buffer: 10, messageTtl: 60, maxChannels: 10, statsInterval: options.statsInterval });
+  const one = linkPair(1);
+  const two = linkPair(2);
+  primary.attach(one.worker);
+  primary.attach(two.worker);
+  const a = createClusterStore({ link: one.primary, isHeld: options.heldOnOne ?? (() => false), reportInterval: 20 });
+  const b = createClusterStore({ link: two.primary, isHeld: () => false, reportInterval: 20 });
+  t.after(async () => {
+    await a.close();
+    await b.close();
+    await primary.close();
+  });
+  return { primary, a, b };
+}
+
 describe('cluster store over an IPC channel', { timeout: 20000 }, () => {
-  test('workers share one sequence, and each hears the messages and deletions of the others', async () => {
-    const primary = createClusterPrimary({ buffer: 10, messageTtl: 60, maxChannels: 10 });
-    const one = linkPair(1);
-    const two = linkPair(2);
-    primary.attach(one.worker);
-    primary.attach(two.worker);
-    const a = createClusterStore({ link: one.primary, isHeld: () => false });
-    const b = createClusterStore({ link: two.primary, isHeld: () => false });
+  test('workers share one sequence, and each hears the messages and deletions of the others', async (t) => {
+    const { a, b } = twoWorkers(t);
     const heardOnB: string[] = [];
     const deletedOnB: string[] = [];
     b.watch({ message: (m) => heardOnB.push(m.data.toString()), deleted: (c) => deletedOnB.push(c) });
-    try {
-      assert.equal(a.kind, 'cluster');
-      const start = await b.head();
-      const first = await a.append('x', { data: Buffer.from([1, 2, 255]), contentType: 'application/octet-stream', event: 'e' });
-      const second = await b.append('x', text('two'));
-      assert.ok(a.follows(second.token, first.token) && b.follows(second.token, first.token));
-      assert.ok(!b.follows(first.token, second.token));
-      const read = await b.read(['x'], start, 10);
-      assert.deepEqual(read.messages.map((m) => m.token), [first.token, second.token]);
-      assert.deepEqual(read.messages[0]?.data, Buffer.from([1, 2, 255]));
-      assert.deepEqual(heardOnB, ['\u0001\u0002\ufffd', 'two'], "B heard A's message, and its own, in order");
-      assert.equal(await a.delete('x'), true);
-      await waitFor(() => deletedOnB.length > 0, 3000, "B to hear A's deletion");
-      assert.deepEqual(deletedOnB, ['x']);
-    } finally {
-      await a.close();
-      await b.close();
-      await primary.close();
-    }
+    assert.equal(a.kind, 'cluster');
+    const start = await b.head();
+    const first = await a.append('x', { data: Buffer.from([1, 2, 255]), contentType: 'application/octet-stream', event: 'e' });
+    const second = await b.append('x', text('two'));
+    assert.ok(a.follows(second.token, first.token) && b.follows(second.token, first.token));
+    assert.ok(!b.follows(first.token, second.token));
+    const read = await b.read(['x'], start, 10);
+    assert.deepEqual(read.messages.map((m) => m.token), [first.token, second.token]);
+    assert.deepEqual(read.messages[0]?.data, Buffer.from([1, 2, 255]));
+    assert.deepEqual(heardOnB, ['\u0001\u0002\ufffd', 'two'], "B heard A's message, and its own, in order");
+    assert.equal(await a.delete('x'), true);
+    await waitFor(() => deletedOnB.length > 0, 3000, "B to hear A's deletion");
+    assert.deepEqual(deletedOnB, ['x']);
   });
 
-  test('the primary keeps a channel a worker holds past its sweep, and forgets it once let go', async () => {
-    const primary = createClusterPrimary({ buffer: 10, messageTtl: 60, maxChannels: 10 });
-    const one = linkPair(1);
-    const two = linkPair(2);
-    primary.attach(one.worker);
-    primary.attach(two.worker);
+  test('the primary keeps a channel a worker holds past its sweep, and forgets it once let go', async (t) => {
     const heldOnOne = new Set<string>(['h']);
-    const a = createClusterStore({ link: one.primary, isHeld: (c) => heldOnOne.has(c), reportInterval: 20 });
-    const b = createClusterStore({ link: two.primary, isHeld: () => false, reportInterval: 20 });
-    try {
-      assert.equal(await a.touch(['h']), true);
-      await sweptOnce(primary.store);
-      assert.notEqual(await b.info('h'), null, 'held by worker 1, so kept by the sweep');
-      heldOnOne.delete('h');
-      a.released('h');
-      await waitFor(async () => (await b.info('h')) === null, 3000, 'the let-go channel to be forgotten');
-    } finally {
-      await a.close();
-      await b.close();
-      await primary.close();
-    }
+    const { primary, a, b } = twoWorkers(t, { heldOnOne: (c) => heldOnOne.has(c) });
+    assert.equal(await a.touch(['h']), true);
+    await sweptOnce(primary.store);
+    assert.notEqual(await b.info('h'), null, 'held by worker 1, so kept by the sweep');
+    heldOnOne.delete('h');
+    a.released('h');
+    await waitFor(async () => (await b.info('h')) === null, 3000, 'the let-go channel to be forgotten');
   });
 
-  test("the cluster's figures: the sequencer's, and every worker's report summed", async () => {
-    const primary = createClusterPrimary({ buffer: 10, messageTtl: 60, maxChannels: 10, statsInterval: 20 });
-    const one = linkPair(1);
-    const two = linkPair(2);
-    primary.attach(one.worker);
-    primary.attach(two.worker);
-    const a = createClusterStore({ link: one.primary, isHeld: () => false, reportInterval: 20 });
-    const b = createClusterStore({ link: two.primary, isHeld: () => false, reportInterval: 20 });
-    try {
-      await a.append('f', text('x'));
-      a.deployment.report(() => ({ held: { longpoll: 2, stream: 1, total: 3 }, published: 5, delivered: 7 }));
-      b.deployment.report(() => ({ held: { longpoll: 1, stream: 0, total: 1 }, published: 1, delivered: 1 }));
-      const expected = { processes: 2, held: { longpoll: 3, stream: 1, total: 4 }, published: 6, delivered: 8 };
-      await eventually(() => b.deployment.totals(), (totals) => JSON.stringify(totals) === JSON.stringify(expected), 3000, 'the sums on worker 2');
-      await eventually(() => a.deployment.totals(), (totals) => JSON.stringify(totals) === JSON.stringify(expected), 3000, 'the sums on worker 1');
-      assert.deepEqual(primary.totals(), expected);
-      await eventually(() => b.stats(), (stats) => stats.channels === 1 && stats.bufferBytes === 1, 3000, "the sequencer's figures on worker 2");
-    } finally {
-      await a.close();
-      await b.close();
-      await primary.close();
-    }
+  test("the cluster's figures: the sequencer's, and every worker's report summed", async (t) => {
+    const { primary, a, b } = twoWorkers(t, { statsInterval: 20 });
+    await a.append('f', text('x'));
+    a.deployment.report(() => ({ held: { longpoll: 2, stream: 1, total: 3 }, published: 5, delivered: 7 }));
+    b.deployment.report(() => ({ held: { longpoll: 1, stream: 0, total: 1 }, published: 1, delivered: 1 }));
+    const expected = { processes: 2, held: { longpoll: 3, stream: 1, total: 4 }, published: 6, delivered: 8 };
+    await eventually(() => b.deployment.totals(), (totals) => JSON.stringify(totals) === JSON.stringify(expected), 3000, 'the sums on worker 2');
+    await eventually(() => a.deployment.totals(), (totals) => JSON.stringify(totals) === JSON.stringify(expected), 3000, 'the sums on worker 1');
+    assert.deepEqual(primary.totals(), expected);
+    await eventually(() => b.stats(), (stats) => stats.channels === 1 && stats.bufferBytes === 1, 3000, "the sequencer's figures on worker 2");
   });
 
   test('a primary that does not answer, or is gone, is store_unavailable', async () => {

@@ -60,6 +60,15 @@ function stream(order: EventOrder, m: StoredMessage): void {
   order.offer(m.token.split('-')[0] as string, Number(m.token.split('-')[2]), m);
 }
 
+/** A store that was in step and heard messages 1 to `count` of channel w, then lost its event stream. */
+async function awayAfter(count: number): Promise<ReturnType<typeof setUp>> {
+  const made = setUp();
+  await made.resync.run();
+  for (let seq = 1; seq <= count; seq++) stream(made.order, made.redis.publish(seq));
+  made.resync.down();
+  return made;
+}
+
 test('at the start the head sets the count: the next message is the one after it; nothing is read', async (t: TestContext) => {
   t.mock.timers.enable(['setTimeout']);
   const { redis, order, resync, told } = setUp();
@@ -73,10 +82,7 @@ test('at the start the head sets the count: the next message is the one after it
 });
 
 test('after the stream went away, held channels hear what they missed, from the last message heard, once each', async () => {
-  const { redis, order, resync, told } = setUp();
-  await resync.run();
-  stream(order, redis.publish(1));
-  resync.down();
+  const { redis, order, resync, told } = await awayAfter(1);
   redis.publish(2);
   redis.publish(3, 'not-held');
   redis.publish(4);
@@ -89,21 +95,14 @@ test('after the stream went away, held channels hear what they missed, from the 
 });
 
 test('held channels are read 16 at a time', async () => {
-  const { redis, resync } = setUp();
-  const names = Array.from({ length: 20 }, (_, i) => `c${i}`);
-  redis.held = () => names;
-  await resync.run();
-  resync.down();
+  const { redis, resync } = await awayAfter(0);
+  redis.held = () => Array.from({ length: 20 }, (_, i) => `c${i}`);
   await resync.run();
   assert.deepEqual(redis.reads.map((read) => read.channels.length), [16, 4]);
 });
 
 test('Redis came back wiped: the catch-up reads the new sequence from its start', async () => {
-  const { redis, order, resync, told } = setUp();
-  await resync.run();
-  stream(order, redis.publish(1));
-  stream(order, redis.publish(2));
-  resync.down();
+  const { redis, resync, told } = await awayAfter(2);
   redis.epoch = 'f';
   redis.messages = [];
   redis.publish(1);
@@ -115,9 +114,7 @@ test('Redis came back wiped: the catch-up reads the new sequence from its start'
 });
 
 test('a message past the head the catch-up saw is left to the event stream, which brings it in order', async () => {
-  const { redis, order, resync, told } = setUp();
-  await resync.run();
-  resync.down();
+  const { redis, order, resync, told } = await awayAfter(0);
   redis.publish(1);
   const head = redis.head.bind(redis);
   // The head is taken before the read; a publish comes between them.
@@ -142,10 +139,7 @@ test('the stream gone again during the catch-up: the order waits for the next re
 });
 
 test('Redis unreachable during the catch-up: nothing is told, and the next run catches up', async () => {
-  const { redis, order, resync, told } = setUp();
-  await resync.run();
-  stream(order, redis.publish(1));
-  resync.down();
+  const { redis, resync, told } = await awayAfter(1);
   redis.publish(2);
   redis.reachable = false;
   await resync.run();

@@ -8,6 +8,18 @@
  */
 import type { DeploymentFigures } from './figures';
 
+/** What every store is made with: its limits, and whether this process holds a channel now. */
+export interface StoreLimits {
+  /** Messages kept per channel. */
+  buffer: number;
+  /** Seconds a message is kept. */
+  messageTtl: number;
+  /** Channels alive at once (in everything sharing the store); creating one more fails. */
+  maxChannels: number;
+  /** Whether a subscriber of this process holds the channel now (a held channel is never forgotten). */
+  isHeld(channel: string): boolean;
+}
+
 /** What a publisher hands over. */
 export interface MessageInput {
   data: Buffer;

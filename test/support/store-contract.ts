@@ -1,16 +1,9 @@
 /** The store contract: one set of tests of the MessageStore interface, run against every store. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type MessageStore, type StoredMessage, StoreUnavailableError } from '../../lib/stores/store';
+import { type MessageStore, type StoreLimits, type StoredMessage, StoreUnavailableError } from '../../lib/stores/store';
 import { eventually, waitFor } from './wait';
 
-/** The limits a store is made with (as `createHoldpush` hands them to a store factory). */
-export interface StoreLimits {
-  buffer: number;
-  messageTtl: number;
-  maxChannels: number;
-  isHeld(channel: string): boolean;
-}
 
 /** How the contract gets stores of one kind: each test makes its own, with its own channels. */
 export interface StoreFixture {

@@ -1,7 +1,7 @@
 /** The cluster's primary: one sequencer (a memory store) for every worker, served over IPC. */
 import { type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { createMemoryStore } from '../memory/store';
-import { type MessageStore, StoreUnavailableError } from '../store';
+import { type MessageStore, type StoreLimits, StoreUnavailableError } from '../store';
 import { HoldTable } from './holds';
 import { type Call, type PrimaryMessage, isWorkerMessage, toBuffer, toWire } from './protocol';
 
@@ -14,10 +14,8 @@ export interface WorkerLink {
   removeListener(event: 'message', listener: (message: unknown) => void): unknown;
 }
 
-export interface ClusterPrimaryOptions {
-  buffer: number;
-  messageTtl: number;
-  maxChannels: number;
+/** The sequencer's limits (which channels are held, the primary knows from the workers). */
+export interface ClusterPrimaryOptions extends Omit<StoreLimits, 'isHeld'> {
   /** Milliseconds between figures pushed to every worker. @defaultValue 500 */
   statsInterval?: number;
 }

@@ -1,22 +1,13 @@
 /** The in-memory store: one process's channels, buffers and cursor tokens. */
 import { randomBytes } from 'node:crypto';
-import { type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, StoreUnavailableError } from '../store';
+import { type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, StoreUnavailableError } from '../store';
 import { Watchers } from '../watchers';
 import { Entry, readAfter } from './channels';
 import { ExpiryQueue } from './expiry';
 import { ChannelTable } from './table';
 import { memoryToken, parseMemoryToken } from './tokens';
 
-export interface MemoryStoreOptions {
-  /** Messages kept per channel. */
-  buffer: number;
-  /** Seconds a message is kept. */
-  messageTtl: number;
-  /** Channels alive at once; creating one more fails. */
-  maxChannels: number;
-  /** Whether any subscriber holds the channel now (a held channel is never forgotten). */
-  isHeld(channel: string): boolean;
-}
+export type MemoryStoreOptions = StoreLimits;
 
 /**
  * One sequence for the whole process, so tokens are ordered across channels. The token's epoch

@@ -1,6 +1,7 @@
 /** The Redis store's codec: cursor tokens, and script replies and event payloads read as messages and figures. */
 import { randomBytes } from 'node:crypto';
 import { type ChannelInfo, type ReadResult, type StoreStats, type StoredMessage, messageId } from '../store';
+import { comesAfter } from '../tokens';
 
 /*
  * A cursor token is `<epoch>-<ms>-<seq>`: the stream ID behind the epoch. Sequence numbers come
@@ -22,12 +23,9 @@ export function parseToken(token: string): RedisToken | null {
   return { epoch: match[1] as string, ms: match[2] as string, seq: Number(match[3]) };
 }
 
-/** Whether a message's token comes after a position; one of another epoch, or none, comes before all. */
+/** Whether a message's token comes after a position, knowing only the tokens (see comesAfter). */
 export function follows(token: string, position: string): boolean {
-  const at = parseToken(position);
-  const message = parseToken(token);
-  if (at === null || message === null || at.epoch !== message.epoch) return true;
-  return message.seq > at.seq;
+  return comesAfter(parseToken(token), parseToken(position));
 }
 
 /** The sequence number of a stream ID, `<ms>-<seq>`. */

@@ -1,6 +1,6 @@
 /** The Redis store: every holdpush server on one Redis serves the same channels. */
 import { randomBytes } from 'node:crypto';
-import type { ChannelInfo, MessageInput, MessageStore, ReadResult, StoredMessage } from '../store';
+import type { ChannelInfo, MessageInput, MessageStore, ReadResult, StoreLimits, StoredMessage } from '../store';
 import { StoreUnavailableError } from '../store';
 import { Watchers } from '../watchers';
 import { type RedisClientLike, loadRedis } from './client';
@@ -11,19 +11,12 @@ import { Resync } from './resync';
 import { SCRIPTS } from './scripts';
 import { Upkeep } from './upkeep';
 
-export interface RedisStoreOptions {
+/** The limits cover the whole Redis: `maxChannels` counts the channels of every server on it. */
+export interface RedisStoreOptions extends StoreLimits {
   /** `redis://[user:password@]host:port/db`; ignored when `client` is given. @defaultValue `redis://127.0.0.1:6379` */
   url?: string;
   /** A connected node-redis client owned by the embedder (never closed by the store). */
   client?: RedisClientLike;
-  /** Messages kept per channel. */
-  buffer: number;
-  /** Seconds a message is kept. */
-  messageTtl: number;
-  /** Channels alive at once on this Redis; creating one more fails. */
-  maxChannels: number;
-  /** Whether a subscriber of this process holds the channel now. */
-  isHeld(channel: string): boolean;
   /** Prefix of every key and of the pub/sub channel. @defaultValue `holdpush:` */
   keyPrefix?: string;
   /** Milliseconds a Redis command may take before it fails with `store_unavailable`. @defaultValue 2000 */
