@@ -127,8 +127,9 @@ export class EventOrder {
       if (this.holeTimer !== undefined) clearTimeout(this.holeTimer);
       this.holeTimer = undefined;
     } else if (this.holeTimer === undefined) {
+      // Left ref'd: the store's event connection holds the process while it is open anyway, and
+      // close() clears this timer.
       this.holeTimer = setTimeout(() => this.skipHole(), this.holeWait);
-      this.holeTimer.unref();
     }
   }
 
