@@ -96,7 +96,10 @@ export interface ImmediateReads {
 export interface MessageStore {
   /** What the store is, for the `store` figure of /stats; behaviour follows the capabilities. */
   readonly kind: StoreKind;
-  /** Present when reads need no I/O; the promise-returning methods give the same answers. */
+  /**
+   * Present when reads need no I/O; the promise-returning methods give the same answers. The
+   * core reads this way only when wake-ups come in step too.
+   */
   readonly immediate?: ImmediateReads;
   /**
    * True when the store tells this process's watchers of a message inside the `append` that made
@@ -127,6 +130,7 @@ export interface MessageStore {
   delete(channel: string): Promise<boolean>;
   /** Tells the store that nobody holds this channel any more, so an empty one may be forgotten. */
   released(channel: string): void;
+  /** Adds a watcher; returns the function that removes it. One that throws stops no other. */
   watch(events: StoreEvents): () => void;
   stats(): StoreStats;
   close(): Promise<void>;
