@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// The targets of issue 7 over several runs of `npm run bench`: on a shared machine one run's
+// The performance targets over several runs of `npm run bench`: on a shared machine one run's
 // ratio can land either side of a target, so each target is shown with every run's value, the
 // median and how many runs met it. `npm run bench -- --repeat N` ends with this; it also reads
 // result files given by hand:
@@ -30,7 +30,7 @@ function summarize(files) {
       byTarget.get(check.target).push(check);
     }
   }
-  const out = [`targets of issue 7 over ${runs.length} runs (${runs.map((r) => r.date).join(', ')}):`];
+  const out = [`performance targets over ${runs.length} runs (${runs.map((r) => r.date).join(', ')}):`];
   for (const [target, list] of byTarget) {
     const met = list.filter((c) => c.ok).length;
     const numbers = list.map((c) => c.value).filter((v) => typeof v === 'number');

@@ -2,7 +2,7 @@
 'use strict';
 // `npm run bench`: holdpush against the bare node:http floor (scripts/bench-baseline-server.js)
 // and, with `--vs nchan`, against nginx + Nchan, all in one run so the ratios mean something on
-// a noisy machine. Workloads W1-W5 are those of issue 7; scripts/BENCH.md explains them, the
+// a noisy machine. Workloads W1-W5: scripts/BENCH.md explains them, the
 // options and every figure. Servers are pinned to core 0 and the load generator
 // (scripts/bench-load.js, its own process) to core 1 when taskset exists. Only 127.0.0.x.
 const fs = require('node:fs');
@@ -786,7 +786,7 @@ function table(results, names) {
   return out.join('\n');
 }
 
-/** The targets of issue 7 that one run can judge. */
+/** The performance targets that one run can judge. */
 function checks(results) {
   const out = [];
   const W = results.workloads;
@@ -998,7 +998,7 @@ async function main() {
   }
   if (results.checks.length) {
     out.push('');
-    out.push('targets of issue 7 judged in this run:');
+    out.push('performance targets judged in this run:');
     out.push(checkLines(results.checks));
   }
   out.push('');

@@ -3,8 +3,8 @@
 //   holdpush.js    a classic <script> (the global `Holdpush`) that is also the CommonJS module
 //   holdpush.mjs   the ES module (`import { subscribe } from 'holdpush/client'`)
 //   holdpush.d.ts  its types for require() and the global; holdpush.d.mts for import
-// The files are committed, so the server and the package serve them without a build; the test
-// suite (test/client-module.test.ts) fails when they differ from what this script makes.
+// `npm run build` runs it (so `npm start`, `npm test` and `npm pack` have them); the files are not
+// committed, being made from client/. test/client-module.test.ts fails when they are out of date.
 //   node scripts/build-client.js           writes them
 //   node scripts/build-client.js --check   exits 1 when one is out of date
 'use strict';

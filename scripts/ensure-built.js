@@ -22,11 +22,12 @@ if (!existsSync(join(root, 'node_modules', '.bin', 'tsc'))) {
   console.error('holdpush: installing the dev tools (npm install), once');
   run(existsSync(join(root, 'package-lock.json')) ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund');
 }
-const built = join(root, 'dist', 'cli', 'main.js');
-// A change to the build settings (tsconfig.build.json) rebuilds too, like a change to lib/.
-const buildConfig = join(root, 'tsconfig.build.json');
-const sources = Math.max(newest(join(root, 'lib')), existsSync(buildConfig) ? statSync(buildConfig).mtimeMs : 0);
-if (!existsSync(built) || statSync(built).mtimeMs < sources) {
-  console.error('holdpush: building dist/ (npm run build)');
+// What the build makes, and what it is made from: a change to lib/, client/ or the build settings
+// rebuilds. In an installed package the sources are absent and nothing is rebuilt.
+const outputs = [join(root, 'dist', 'cli', 'main.js'), join(root, 'public', 'holdpush.js')];
+const sources = [join(root, 'lib'), join(root, 'client'), join(root, 'tsconfig.build.json')].filter((path) => existsSync(path));
+const newestSource = Math.max(0, ...sources.map((path) => (statSync(path).isDirectory() ? newest(path) : statSync(path).mtimeMs)));
+if (sources.length > 0 && outputs.some((path) => !existsSync(path) || statSync(path).mtimeMs < newestSource)) {
+  console.error('holdpush: building dist/ and the client (npm run build)');
   run('npm run build');
 }

@@ -1,5 +1,5 @@
 /**
- * Bounds against abuse (issue 4, item 3): --max-channels, --max-subscribers, 16 channels per
+ * Bounds against abuse: --max-channels, --max-subscribers, 16 channels per
  * subscription, body and header sizes, slowloris, idle keep-alive, forgotten channels, and
  * what node:http itself refuses answered in JSON.
  */

@@ -1,6 +1,6 @@
 /**
  * The examples in examples/, run for real: holdpush inside a plain node:http app, Express 4 and
- * 5, Koa and Fastify, with their body parsers before and after it (issue 13: a body parser
+ * 5, Koa and Fastify, with their body parsers before and after it (once, a body parser
  * before holdpush made a publish hang). No request here waits more than OWED_MS for an answer
  * it is owed: past that it fails instead of hanging.
  */

@@ -1,5 +1,5 @@
 /**
- * Hostile input (issue 4, item 6): a bounded, seeded storm of generated requests against two
+ * Hostile input: a bounded, seeded storm of generated requests against two
  * servers (one open, one with tokens and a mount prefix), raw socket garbage and slowloris
  * clients. Afterwards both servers are healthy, publish/subscribe works, and nothing is left:
  * no hold, no channel, no connection. Replay a run with FUZZ_SEED=<seed> (FUZZ_COUNT=<n>).

@@ -1,5 +1,5 @@
 /**
- * Request logs (issue 4, item 5): one line per finished request, in text or JSON, with the
+ * Request logs: one line per finished request, in text or JSON, with the
  * method, the path without the query's secrets, the status, the bytes and the time held;
  * never a token; nothing at all with `log: 'off'`.
  */

@@ -1,5 +1,5 @@
 /**
- * Property tests of the parsers that stand at the edge (issue 4, item 6): names, channel
+ * Property tests of the parsers that stand at the edge: names, channel
  * lists, positions and publish-allow rules, each against an independent reference written
  * from docs/protocol.md, over thousands of seeded random inputs. Replay with FUZZ_SEED=<seed>.
  */

@@ -1,5 +1,5 @@
 /**
- * Behind real nginx (issue 13, item 2): the documented `location` block, run as written apart
+ * Behind real nginx: the documented `location` block, run as written apart
  * from its upstream port and read timeout, in front of holdpush. Default flags refuse publishers
  * that come through it; `--trust-proxy loopback` lets `--publish-allow` judge the client nginx
  * names; the publish token works through it; long-poll, EventSource and batch pass through it,

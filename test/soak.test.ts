@@ -1,5 +1,5 @@
 /**
- * Soak (issue 4, item 7): 2,000 clients hold long-polls on a server in its own process and
+ * Soak: 2,000 clients hold long-polls on a server in its own process and
  * drop them (abort), or get a message, cycle after cycle. Every cycle the registry is back to
  * zero and every channel is forgotten; the heap after the last cycle stays near the first.
  */

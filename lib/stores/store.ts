@@ -9,6 +9,18 @@
 import type { IdempotencyLedger } from '../idempotency/ledger';
 import type { DeploymentFigures } from './figures';
 
+/** What every store is made with: its limits, and whether this process holds a channel now. */
+export interface StoreLimits {
+  /** Messages kept per channel. */
+  buffer: number;
+  /** Seconds a message is kept. */
+  messageTtl: number;
+  /** Channels alive at once (in everything sharing the store); creating one more fails. */
+  maxChannels: number;
+  /** Whether a subscriber of this process holds the channel now (a held channel is never forgotten). */
+  isHeld(channel: string): boolean;
+}
+
 /** What a publisher hands over. */
 export interface MessageInput {
   data: Buffer;
@@ -90,7 +102,10 @@ export interface ImmediateReads {
 export interface MessageStore {
   /** What the store is, for the `store` figure of /stats; behaviour follows the capabilities. */
   readonly kind: StoreKind;
-  /** Present when reads need no I/O; the promise-returning methods give the same answers. */
+  /**
+   * Present when reads need no I/O; the promise-returning methods give the same answers. The
+   * core reads this way only when wake-ups come in step too.
+   */
   readonly immediate?: ImmediateReads;
   /**
    * True when the store tells this process's watchers of a message inside the `append` that made
@@ -135,6 +150,7 @@ export interface MessageStore {
   delete(channel: string): Promise<boolean>;
   /** Tells the store that nobody holds this channel any more, so an empty one may be forgotten. */
   released(channel: string): void;
+  /** Adds a watcher; returns the function that removes it. One that throws stops no other. */
   watch(events: StoreEvents): () => void;
   stats(): StoreStats;
   close(): Promise<void>;
@@ -159,6 +175,11 @@ export function unavailable(subject: string, cause: unknown): StoreUnavailableEr
   if (cause instanceof StoreUnavailableError) return cause;
   const words = cause instanceof Error ? cause.message : String(cause);
   return new StoreUnavailableError('store_unavailable', `${subject} ${words.slice(0, 200)}`);
+}
+
+/** The refusal of an append that would make a channel beyond `maxChannels` (every store's words). */
+export function tooManyChannels(maxChannels: number): StoreUnavailableError {
+  return new StoreUnavailableError('too_many_channels', `at most ${maxChannels} channels may be alive at once`);
 }
 
 /** Builds a message id from a publish time (ms) and a token. */

@@ -2,7 +2,7 @@
 import { IdempotencyCache } from '../../idempotency/cache';
 import { type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { createMemoryStore } from '../memory/store';
-import { type MessageStore, StoreUnavailableError } from '../store';
+import { type MessageStore, type StoreLimits, StoreUnavailableError } from '../store';
 import { HoldTable } from './holds';
 import { type Call, type PrimaryMessage, type WireMessage, isWorkerMessage, toBuffer, toWire } from './protocol';
 
@@ -15,10 +15,8 @@ export interface WorkerLink {
   removeListener(event: 'message', listener: (message: unknown) => void): unknown;
 }
 
-export interface ClusterPrimaryOptions {
-  buffer: number;
-  messageTtl: number;
-  maxChannels: number;
+/** The sequencer's limits (which channels are held, the primary knows from the workers). */
+export interface ClusterPrimaryOptions extends Omit<StoreLimits, 'isHeld'> {
   /** Bytes all buffered messages may take together. @defaultValue 256 MiB */
   maxBufferBytes?: number;
   /** Milliseconds between figures pushed to every worker. @defaultValue 500 */
@@ -45,7 +43,8 @@ interface Attached {
 
 /**
  * The buffer outlives any worker, and tokens are ordered across workers. The primary keeps the
- * holds of every worker, so a channel one of them holds is never forgotten.
+ * holds of every worker, so a channel one of them holds is never forgotten. The factory is the
+ * primary's half of the protocol (protocol.ts) over its shared state, so it is longer than most.
  */
 export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPrimary {
   const holds = new HoldTable();

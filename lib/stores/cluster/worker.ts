@@ -3,9 +3,10 @@ import { isClaim } from '../../idempotency/ledger';
 import { type DeploymentFigures, type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { followsPosition } from '../memory/tokens';
 import { RecentMessages } from '../recent';
-import { type MessageStore, type StoreStats, StoreUnavailableError, unavailable } from '../store';
+import { type MessageStore, type StoreStats, unavailable } from '../store';
 import { Watchers } from '../watchers';
-import { type Call, type PrimaryMessage, type WireMessage, type WorkerMessage, fromWire, isAppended, isAppendedList, isBoolean, isChannelInfo, isPrimaryMessage, isString, isWireRead } from './protocol';
+import { Calls } from './calls';
+import { type Call, type WireMessage, type WorkerMessage, fromWire, isAppended, isAppendedList, isBoolean, isChannelInfo, isPrimaryMessage, isString, isWireRead } from './protocol';
 
 /** The side of the IPC channel a worker sees (`process` in a cluster worker). */
 export interface PrimaryLink {
@@ -44,28 +45,24 @@ export interface ClusterStore extends MessageStore {
   readonly deployment: DeploymentFigures;
 }
 
-interface Pending {
-  settle(value: unknown): void;
-  reject(error: Error): void;
-  readonly timer: NodeJS.Timeout;
-}
-
 /**
  * Recently heard messages kept to hand back from `append` the object the watchers saw: twice
  * the largest batch, so a batch is still whole when its answer comes (trimming keeps half).
  */
 const RECENT_LIMIT = 2048;
 
+/**
+ * The worker's half of the protocol (protocol.ts): calls go out, messages, deletions and figures
+ * come in. The factory is the store's methods over that shared state, so it is longer than most.
+ */
 export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
   const link: PrimaryLink = options.link ?? process;
   const timeout = options.timeout ?? 10_000;
   const { isHeld } = options;
   const watchers = new Watchers();
-  const pending = new Map<number, Pending>();
   const recent = new RecentMessages<string>(RECENT_LIMIT);
   /** Channels this worker told the primary it holds. */
   const holds = new Set<string>();
-  let nextId = 1;
   let closed = false;
   let storeStats: StoreStats = { channels: 0, bufferBytes: 0, expired: 0, evicted: 0 };
   /** The other workers' sums, as the primary last sent them. */
@@ -82,47 +79,17 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
     }
   }
 
-  /** Sends a call; resolves with its answer once `check` accepts that, else rejects. */
-  function call<T>(request: Call, check: (value: unknown) => value is T): Promise<T> {
-    if (closed) return Promise.reject(unavailable('the store', 'is closed'));
-    return new Promise((resolve, reject) => {
-      const id = nextId++;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(unavailable('the cluster primary', `did not answer within ${timeout} ms`));
-      }, timeout);
-      const settle = (value: unknown): void => {
-        if (check(value)) resolve(value);
-        else reject(new Error(`the cluster primary's answer to ${request.op} is malformed`));
-      };
-      pending.set(id, { settle, reject, timer });
-      if (!post({ hp: 'req', id, ...request })) {
-        clearTimeout(timer);
-        pending.delete(id);
-        reject(unavailable('the cluster primary', 'cannot be reached'));
-      }
-    });
-  }
+  const calls = new Calls(post, timeout);
 
-  function answer(message: Extract<PrimaryMessage, { hp: 'res' }>): void {
-    const waiting = pending.get(message.id);
-    if (waiting === undefined) return;
-    pending.delete(message.id);
-    clearTimeout(waiting.timer);
-    if (message.ok) {
-      waiting.settle(message.value);
-      return;
-    }
-    const { code, message: text } = message.error;
-    if (code === 'too_many_channels' || code === 'store_unavailable') waiting.reject(new StoreUnavailableError(code, text));
-    else waiting.reject(new Error(text));
+  function call<T>(request: Call, check: (value: unknown) => value is T): Promise<T> {
+    return closed ? Promise.reject(unavailable('the store', 'is closed')) : calls.call(request, check);
   }
 
   function workerOnPrimaryMessage(message: unknown): void {
     if (!isPrimaryMessage(message)) return;
     switch (message.hp) {
       case 'res':
-        answer(message);
+        calls.answer(message);
         return;
       case 'msg':
         hear(message.message);
@@ -147,11 +114,7 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
   }
 
   function workerOnDisconnect(): void {
-    for (const [id, waiting] of pending) {
-      clearTimeout(waiting.timer);
-      pending.delete(id);
-      waiting.reject(unavailable('the cluster primary', 'went away'));
-    }
+    calls.failAll();
   }
 
   link.on('message', workerOnPrimaryMessage);

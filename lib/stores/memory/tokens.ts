@@ -1,10 +1,8 @@
 /** The memory store's cursor tokens, `<epoch>-<seq>`: made and read here, for it and the cluster's workers. */
+import { type SequencePlace, comesAfter } from '../tokens';
 
 /** A token's parts; the epoch is new at every start of the store that issued it. */
-export interface MemoryToken {
-  readonly epoch: string;
-  readonly seq: number;
-}
+export type MemoryToken = SequencePlace;
 
 export function memoryToken(epoch: string, seq: number): string {
   return `${epoch}-${seq}`;
@@ -19,13 +17,7 @@ export function parseMemoryToken(token: string): MemoryToken | null {
   return { epoch: token.slice(0, dash), seq: Number(digits) };
 }
 
-/**
- * Whether a message's token comes after a position, knowing only the tokens: a position that is
- * not a token, or is one of another epoch, comes before every message.
- */
+/** Whether a message's token comes after a position, knowing only the tokens (see comesAfter). */
 export function followsPosition(token: string, position: string): boolean {
-  const at = parseMemoryToken(position);
-  const message = parseMemoryToken(token);
-  if (at === null || message === null || at.epoch !== message.epoch) return true;
-  return message.seq > at.seq;
+  return comesAfter(parseMemoryToken(token), parseMemoryToken(position));
 }

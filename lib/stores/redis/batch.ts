@@ -1,6 +1,6 @@
 /** The Redis store's batches: LUA_APPEND_MANY's arguments and reply, and the one event a batch makes. */
 import type { BatchInput, StoredMessage } from '../store';
-import { list, makeMessage, num, seqOfId, text } from './codec';
+import { list, makeMessage, num, seqOfId, splitEvent, text } from './codec';
 
 /** LUA_APPEND_MANY's arguments after the prefix. */
 export function appendManyArgs(epochCandidate: string, buffer: number, ttlMs: number, maxChannels: number, inputs: readonly BatchInput[]): (string | Buffer)[] {
@@ -28,18 +28,11 @@ export interface BatchEvent {
  * a newline, then their bodies one after another. Null for anything else.
  */
 export function decodeBatchEvent(payload: Buffer): BatchEvent | null {
-  const newline = payload.indexOf(10);
-  if (newline < 0) return null;
-  let header: unknown;
-  try {
-    header = JSON.parse(payload.subarray(0, newline).toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (typeof header !== 'object' || header === null) return null;
-  const { t, e, m } = header as Record<string, unknown>;
+  const split = splitEvent(payload);
+  if (split === null) return null;
+  const { t, e, m } = split.header;
   if (t !== 'b' || typeof e !== 'string' || !Array.isArray(m)) return null;
-  const bodies = payload.subarray(newline + 1);
+  const bodies = split.rest;
   const messages: { seq: number; message: StoredMessage }[] = [];
   let offset = 0;
   for (const row of m) {

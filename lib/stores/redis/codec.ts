@@ -1,6 +1,7 @@
 /** The Redis store's codec: cursor tokens, and script replies and event payloads read as messages and figures. */
 import { randomBytes } from 'node:crypto';
 import { type ChannelInfo, type ReadResult, type StoreStats, type StoredMessage, messageId } from '../store';
+import { comesAfter } from '../tokens';
 
 /*
  * A cursor token is `<epoch>-<ms>-<seq>`: the stream ID behind the epoch. Sequence numbers come
@@ -22,12 +23,9 @@ export function parseToken(token: string): RedisToken | null {
   return { epoch: match[1] as string, ms: match[2] as string, seq: Number(match[3]) };
 }
 
-/** Whether a message's token comes after a position; one of another epoch, or none, comes before all. */
+/** Whether a message's token comes after a position, knowing only the tokens (see comesAfter). */
 export function follows(token: string, position: string): boolean {
-  const at = parseToken(position);
-  const message = parseToken(token);
-  if (at === null || message === null || at.epoch !== message.epoch) return true;
-  return message.seq > at.seq;
+  return comesAfter(parseToken(token), parseToken(position));
 }
 
 /** The sequence number of a stream ID, `<ms>-<seq>`. */
@@ -137,8 +135,8 @@ export type RedisEvent =
   | { readonly type: 'message'; readonly epoch: string; readonly seq: number; readonly message: StoredMessage }
   | { readonly type: 'deleted'; readonly channel: string; readonly origin: string | undefined };
 
-/** An event payload: a JSON header, a newline, the body. Null for anything else. */
-export function decodeEvent(payload: Buffer): RedisEvent | null {
+/** Every event payload's shape: a JSON object (the header), a newline, the bytes after it. Null for anything else. */
+export function splitEvent(payload: Buffer): { header: Record<string, unknown>; rest: Buffer } | null {
   const newline = payload.indexOf(10);
   if (newline < 0) return null;
   let header: unknown;
@@ -147,12 +145,19 @@ export function decodeEvent(payload: Buffer): RedisEvent | null {
   } catch {
     return null;
   }
-  if (typeof header !== 'object' || header === null) return null;
-  const { t, c, i, e, ct, ev, o } = header as Record<string, unknown>;
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return null;
+  return { header: header as Record<string, unknown>, rest: payload.subarray(newline + 1) };
+}
+
+/** A message or deletion event: the header, a newline, the body. Null for anything else. */
+export function decodeEvent(payload: Buffer): RedisEvent | null {
+  const split = splitEvent(payload);
+  if (split === null) return null;
+  const { t, c, i, e, ct, ev, o } = split.header;
   if (typeof c !== 'string') return null;
   if (t === 'd') return { type: 'deleted', channel: c, origin: typeof o === 'string' ? o : undefined };
   if (t !== 'm' || typeof i !== 'string' || typeof e !== 'string') return null;
   const event = typeof ev === 'string' && ev !== '' ? ev : undefined;
-  const message = makeMessage(c, e, i, typeof ct === 'string' ? ct : '', event, Buffer.from(payload.subarray(newline + 1)));
+  const message = makeMessage(c, e, i, typeof ct === 'string' ? ct : '', event, Buffer.from(split.rest));
   return { type: 'message', epoch: e, seq: seqOfId(i), message };
 }

@@ -63,7 +63,8 @@ export class EventOrder {
    */
   async appended(epoch: string, seq: number, message: StoredMessage): Promise<StoredMessage> {
     if (this.closed) return message;
-    if (!this.recent.has(seq)) {
+    // A number told lately is this message only in the same epoch: after a wipe, numbers restart.
+    if (epoch !== this.streamEpoch || !this.recent.has(seq)) {
       const told = new Promise<void>((resolve) => this.waiters.set(seq, resolve));
       this.offer(epoch, seq, message);
       if (this.waiters.has(seq)) await told;
@@ -126,8 +127,9 @@ export class EventOrder {
       if (this.holeTimer !== undefined) clearTimeout(this.holeTimer);
       this.holeTimer = undefined;
     } else if (this.holeTimer === undefined) {
+      // Left ref'd: the store's event connection holds the process while it is open anyway, and
+      // close() clears this timer.
       this.holeTimer = setTimeout(() => this.skipHole(), this.holeWait);
-      this.holeTimer.unref();
     }
   }
 

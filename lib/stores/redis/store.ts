@@ -1,31 +1,24 @@
 /** The Redis store: every holdpush server on one Redis serves the same channels. */
 import { randomBytes } from 'node:crypto';
-import type { BatchInput, ChannelInfo, MessageInput, MessageStore, ReadResult, StoreStats, StoredMessage } from '../store';
-import { StoreUnavailableError } from '../store';
+import { type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, type StoredMessage, tooManyChannels } from '../store';
 import { Watchers } from '../watchers';
 import { appendManyArgs, decodeAppendMany, decodeBatchEvent } from './batch';
 import { type RedisClientLike, loadRedis } from './client';
-import { decodeAppend, decodeEvent, decodeHead, decodeInfo, decodeRead, decodeStats, follows, makeMessage, newEpochCandidate, num, positionArgs, seqOfId } from './codec';
+import { decodeAppend, decodeEvent, decodeHead, decodeInfo, decodeRead, follows, makeMessage, newEpochCandidate, num, positionArgs, seqOfId } from './codec';
 import { RedisConnection } from './connection';
 import { RedisFullError } from './full';
 import { createRedisLedger } from './idempotency';
 import { EventOrder } from './order';
 import { Resync } from './resync';
 import { SCRIPTS } from './scripts';
+import { Upkeep } from './upkeep';
 
-export interface RedisStoreOptions {
+/** The limits cover the whole Redis: `maxChannels` counts the channels of every server on it. */
+export interface RedisStoreOptions extends StoreLimits {
   /** `redis://[user:password@]host:port/db`; ignored when `client` is given. @defaultValue `redis://127.0.0.1:6379` */
   url?: string;
   /** A connected node-redis client owned by the embedder (never closed by the store). */
   client?: RedisClientLike;
-  /** Messages kept per channel. */
-  buffer: number;
-  /** Seconds a message is kept. */
-  messageTtl: number;
-  /** Channels alive at once on this Redis; creating one more fails. */
-  maxChannels: number;
-  /** Whether a subscriber of this process holds the channel now. */
-  isHeld(channel: string): boolean;
   /** Prefix of every key and of the pub/sub channel. @defaultValue `holdpush:` */
   keyPrefix?: string;
   /** Milliseconds a Redis command may take before it fails with `store_unavailable`. @defaultValue 2000 */
@@ -43,7 +36,8 @@ export interface RedisStore extends MessageStore {
 /**
  * Every append, read and sweep is one Lua script (see scripts.ts); every server hears each
  * message and deletion on one pub/sub channel, and tells its watchers in sequence order
- * (order.ts), catching up after its event connection comes back (resync.ts).
+ * (order.ts), catching up after its event connection comes back (resync.ts). The factory is
+ * the store's methods over that shared state, so it is longer than most functions.
  */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const { buffer, maxChannels, isHeld } = options;
@@ -67,7 +61,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const known = new Set<string>();
   let closed = false;
   let subscribed = false;
-  let lastStats: StoreStats = { channels: 0, bufferBytes: 0, expired: 0, evicted: 0 };
 
   async function head(): Promise<{ epoch: string; seq: number; token: string }> {
     return decodeHead(await run(SCRIPTS.head, [newEpochCandidate()]));
@@ -95,13 +88,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     else if (event.origin !== origin) watchers.deleted(event.channel);
   }
 
-  const { subscriber } = connection;
-  const subscriberDown = (): void => resync.down();
-  subscriber.on('end', subscriberDown);
-  subscriber.on('reconnecting', subscriberDown);
-  subscriber.on('ready', () => {
+  function storeOnSubscriberDown(): void {
+    resync.down();
+  }
+  function storeOnSubscriberReady(): void {
     if (subscribed) void resync.run();
-  });
+  }
+  connection.subscriber.on('end', storeOnSubscriberDown);
+  connection.subscriber.on('reconnecting', storeOnSubscriberDown);
+  connection.subscriber.on('ready', storeOnSubscriberReady);
 
   const started = (async () => {
     await connection.connect(`${prefix}events`, onEvent);
@@ -113,7 +108,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   async function append(channel: string, input: MessageInput): Promise<StoredMessage> {
     const args = [newEpochCandidate(), channel, String(buffer), String(ttlMs), String(maxChannels), input.contentType, input.event ?? '', input.data];
     const appended = decodeAppend(await run(SCRIPTS.append, args));
-    if (appended === null) throw new StoreUnavailableError('too_many_channels', `at most ${maxChannels} channels may be alive at once`);
+    if (appended === null) throw tooManyChannels(maxChannels);
     const message = makeMessage(channel, appended.epoch, appended.id, input.contentType, input.event, input.data);
     // Watchers may have heard it from the event stream first: hand back the object they saw.
     return order.appended(appended.epoch, seqOfId(appended.id), message);
@@ -121,7 +116,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   async function appendMany(inputs: readonly BatchInput[]): Promise<StoredMessage[]> {
     const appended = decodeAppendMany(await run(SCRIPTS.appendMany, appendManyArgs(newEpochCandidate(), buffer, ttlMs, maxChannels, inputs)));
-    if (appended === null) throw new StoreUnavailableError('too_many_channels', `at most ${maxChannels} channels may be alive at once`);
+    if (appended === null) throw tooManyChannels(maxChannels);
     const { epoch, ids } = appended;
     if (ids.length !== inputs.length) throw new Error(`redis answered a batch of ${inputs.length} with ${ids.length} ids`);
     return Promise.all(
@@ -136,35 +131,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return decodeInfo(await run(SCRIPTS.info, [newEpochCandidate(), String(ttlMs), channel]));
   }
 
-  /** Forgets channels dead in Redis and fetches the figures of /stats. */
-  async function sweep(): Promise<void> {
-    if (!connection.client.isReady) return;
-    try {
-      lastStats = decodeStats(await run(SCRIPTS.sweep, [newEpochCandidate(), String(ttlMs), '100']));
-    } catch {
-      // Redis is down: keep the figures we last knew.
-    }
-  }
-
-  /** Keeps the channels held here alive in Redis. */
-  async function refresh(): Promise<void> {
-    if (!connection.client.isReady) return;
-    const held: string[] = [];
-    for (const name of known) {
-      if (isHeld(name)) held.push(name);
-      else known.delete(name);
-    }
-    try {
-      for (let i = 0; i < held.length; i += 500) await run(SCRIPTS.refresh, [String(grace), ...held.slice(i, i + 500)]);
-    } catch {
-      // Tried again at the next tick.
-    }
-  }
-
-  const statsTimer = setInterval(() => void sweep(), 1000);
-  statsTimer.unref();
-  const refreshTimer = setInterval(() => void refresh(), Math.max(100, Math.floor(grace / 3)));
-  refreshTimer.unref();
+  const upkeep = new Upkeep({ run, ready: () => connection.client.isReady, known, isHeld, ttlMs, grace });
 
   return {
     kind: 'redis',
@@ -199,15 +166,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       if (!isHeld(channel)) known.delete(channel);
     },
     watch: (events) => watchers.add(events),
-    stats: () => lastStats,
+    stats: () => upkeep.stats,
     async ready() {
       await connection.withTimeout(started);
     },
     async close() {
       if (closed) return;
       closed = true;
-      clearInterval(statsTimer);
-      clearInterval(refreshTimer);
+      upkeep.stop();
       order.close();
       watchers.clear();
       await connection.close();
