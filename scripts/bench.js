@@ -28,6 +28,8 @@ const HELP = `usage: npm run bench -- [options]
   --vs nchan         also run nginx + Nchan (skipped with a note when it is not installed)
   --json FILE        where to write the results (default bench-results/<timestamp>.json)
   --server FILE      the holdpush server to run (default dist/server.js)
+  --server-args STR  more flags for the holdpush server, space-separated (what a feature costs:
+                     e.g. --server-args '--auth-url http://127.0.0.1:9000/ --auth-cache 10')
   --targets LIST     which servers (default holdpush,baseline[,nchan])
   --size BYTES       message body size (default 64)
   --cpu-prof DIR     run the node servers under node --cpu-prof: profiles in DIR/holdpush,
@@ -49,6 +51,7 @@ function parseArgs(argv) {
     vs: [],
     json: null,
     server: path.join(ROOT, 'dist', 'server.js'),
+    serverArgs: [],
     targets: null,
     size: 64,
     cpuProf: null,
@@ -69,6 +72,7 @@ function parseArgs(argv) {
     else if (a === '--vs') o.vs.push(...val().toLowerCase().split(','));
     else if (a === '--json') o.json = val();
     else if (a === '--server') o.server = path.resolve(val());
+    else if (a === '--server-args') o.serverArgs = val().split(/\s+/).filter(Boolean);
     else if (a === '--targets') o.targets = val().toLowerCase().split(',');
     else if (a === '--size') o.size = Math.max(8, Math.min(65536, Number(val()) || 64));
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(val());
@@ -280,6 +284,7 @@ const TARGETS = {
       const args = ['--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
       if (!opts.positions) args.push('--first-message', 'newest');
       if (workers > 1) args.push('--workers', String(workers));
+      args.push(...opts.serverArgs);
       return startNodeServer('holdpush', opts.server, args, profFlags('holdpush'));
     },
   },
