@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { type BrowserSession, type Tabs, browserSkip, eventually, launchBrowser, sleep, startServerAt, withTabs } from './support/browser';
+import { type BrowserSession, type Tabs, browserSkip, eventually, launchBrowser, settled, startServerAt, withTabs } from './support/browser';
+import { waitFor } from './support/wait';
 import { signJwt } from '../lib/index';
 import { type Running, held, request, startServer } from './support/http';
 
@@ -113,9 +114,9 @@ describe('in Chromium', { skip }, () => {
       });
       waiting.goto(`${server.url}/?uid=1252473`).catch(() => undefined);
       await held(server, 1);
-      await sleep(2500); // the person waits: two hold timeouts pass
-      assert.ok(visits.length >= 2, `the tab reloaded itself at the timeout (${visits.length} visits)`);
-      assert.match(visits[visits.length - 1] ?? '', /\?uid=1252473&last_event_id=[0-9A-Za-z._~%-]+$/);
+      // The person waits through two hold timeouts: the tab reloads itself at each.
+      await waitFor(() => visits.length >= 3, 5000, () => `the tab to reload itself twice (${visits.length} visits)`);
+      for (const visit of visits.slice(1, 3)) assert.match(visit, /\?uid=1252473&last_event_id=[0-9A-Za-z._~%-]+$/);
       // What the tab shows meanwhile (read from the answers: a page that is reloading cannot be asked).
       const first = await pages[0];
       assert.match(first ?? '', /Waiting for a message|text\/html/);
@@ -177,7 +178,10 @@ describe('in Chromium', { skip }, () => {
 
       await server.close();
       await eventually(() => page.locator('#status').textContent(), (text) => /^Status: reconnecting/.test(text ?? ''), 5000, 'the status to say reconnecting');
-      await sleep(1000);
+      // It keeps trying while the server is away: wait until a try after that is refused.
+      const failed: string[] = [];
+      page.on('requestfailed', (req) => failed.push(req.url()));
+      await waitFor(() => failed.some((url) => url.startsWith(`${server.url}/`)), 5000, () => `a retry refused while the server is away (failed: ${JSON.stringify(failed)})`);
 
       // The memory store starts empty: the page's position is from the old run, which the new
       // one reads as a gap and answers from its oldest message, so this one is not missed.
@@ -291,7 +295,7 @@ describe('in Chromium', { skip }, () => {
       const sent = await request(`${server.url}/send`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ message: XSS[1], uid: 'xss' }) });
       assert.equal(sent.status, 200);
       await waitForMessages(page, XSS);
-      await sleep(300); // an image that failed to load would have run its onerror by now
+      await settled(page); // an image that failed to load has run its onerror by now
       assert.equal(await pwned(page), undefined);
       assert.equal(await page.locator('#messages img, #messages script').count(), 0);
     } finally {
@@ -313,7 +317,7 @@ describe('in Chromium', { skip }, () => {
         else await server.holdpush.publish('uid:xss-seed', payload);
         await navigation;
         assert.equal(await shown(waiting), payload);
-        await sleep(300); // an image that failed to load would have run its onerror by now
+        await settled(waiting); // an image that failed to load has run its onerror by now
         assert.equal(await pwned(waiting), undefined);
         assert.equal(await waiting.locator('img, body script').count(), 0);
       }
@@ -325,7 +329,7 @@ describe('in Chromium', { skip }, () => {
       assert.equal(await sender.locator('main img').count(), 0);
       await sender.goto(`${server.url}/send?${new URLSearchParams({ error: XSS[1] as string, message: XSS[0] as string }).toString()}`);
       assert.match((await sender.locator('#send-error').textContent()) ?? '', /^Not sent: <img src=x/);
-      await sleep(300);
+      await settled(sender);
       assert.equal(await pwned(sender), undefined);
       assert.equal(await sender.locator('main img, main script').count(), 0);
     } finally {
@@ -334,7 +338,17 @@ describe('in Chromium', { skip }, () => {
   });
 
   browserTest('holdpush.js in Chromium: batch, longpoll and eventsource each get every message once, in order, across channels', async (tabs) => {
-    const server = await startServer({ holdTimeout: 1 });
+    // The server's log tells which polls it answered at their hold timeout (the page may not:
+    // Chromium resends a request answered 408 on a reused connection without telling it).
+    const endings: string[] = [];
+    const server = await startServer({
+      holdTimeout: 1,
+      log: 'json',
+      logWrite: (line) => {
+        const { path, status } = JSON.parse(line) as { path: string; status: number };
+        if (status === 204 || status === 408) endings.push(`${status} ${decodeURIComponent(path.split('?')[0] ?? '')}`);
+      },
+    });
     try {
       const page = await tabs.open();
       await page.goto(`${server.url}/`);
@@ -356,7 +370,12 @@ describe('in Chromium', { skip }, () => {
         expected.batch?.push(`${channel}:m${i}`);
         expected.eventsource?.push(`?:m${i}`);
         if (channel === 'news') expected.longpoll?.push(`news:m${i}`);
-        if (i === 6) await sleep(1200); // a hold timeout passes in the middle
+        if (i === 6) {
+          // A hold timeout passes in the middle: batch's poll is answered 204 and longpoll's 408
+          // (the stream's goes on), and both ask again.
+          await waitFor(() => endings.includes('204 /sub/alerts,news') && endings.includes('408 /sub/news'), 5000, () => `a timeout for batch and longpoll (answered ${JSON.stringify(endings)})`);
+          await held(server, 3);
+        }
       }
       for (const transport of ['batch', 'longpoll', 'eventsource']) {
         const want = expected[transport] as string[];

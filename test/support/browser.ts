@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import type { CreateHoldpushOptions } from '../../lib/index';
 import { type Running, startServer } from './servers';
+import { waitFor } from './wait';
 
 /** Debian's Chromium, which `.ci/run` installs (HOLDPUSH_CHROMIUM names another, e.g. to try the skip). */
 export const CHROMIUM = process.env.HOLDPUSH_CHROMIUM || '/usr/bin/chromium';
@@ -152,8 +153,20 @@ async function keepEvidence(name: string, pages: readonly Page[], logs: readonly
   }
 }
 
-// The starter, the wait and the pause of browser.test.ts live in servers.ts, wait.ts and
-// node:timers; these names stay for it.
+/**
+ * Waits until the page has loaded and each of its images has loaded or failed. An image that
+ * failed has run its onerror then: the error event fires in the task that marks it complete.
+ */
+export function settled(page: Page, ms = 5000): Promise<void> {
+  return waitFor(
+    () => page.evaluate(() => document.readyState === 'complete' && Array.from(document.images).every((image) => image.complete)),
+    ms,
+    'the page and its images to finish loading',
+  );
+}
+
+// The starter, the wait and the pause the browser tests use live in servers.ts, wait.ts and
+// node:timers; these names stay for them.
 export { eventually } from './wait';
 export { setTimeout as sleep } from 'node:timers/promises';
 
