@@ -1,5 +1,7 @@
 /**
  * The Redis store's Lua scripts: every change to Redis is one script, run atomically.
+ * (Longer than the other modules on purpose: each script is a few dozen lines of Lua that must
+ * agree with the key layout below and share LUA_COMMON, so they are read and changed together.)
  *
  * Layout (all keys start with the key prefix, default `holdpush:`):
  * - `state` (hash): `epoch` (made once per Redis dataset), `seq` (one sequence for the whole
