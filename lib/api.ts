@@ -34,7 +34,10 @@ export interface PublishOptions {
 export interface PublishResult {
   /** The message id, `"<unix seconds>:<token>"`. */
   readonly id: string;
-  /** Held responses (and streams) in this process that got it. */
+  /**
+   * Held subscribers (long-polls and streams) of the deployment it was written to: this
+   * process's, plus the other processes' as last heard (at most 1 s old).
+   */
   readonly delivered: number;
 }
 

@@ -8,7 +8,7 @@ import type { Registry } from './registry';
 import type { Rights } from './rights';
 import type { ImmediateReads, MessageInput, MessageStore, StoredMessage } from './stores/store';
 
-/** The result of a publish: the message and how many held responses were written. */
+/** The result of a publish: the message and how many held subscribers of the deployment it was written to. */
 export interface Published {
   readonly message: StoredMessage;
   readonly delivered: number;
@@ -26,6 +26,8 @@ export interface Core {
   /** Reads without a promise, only where no wake-up can come between a read and its hold. */
   readonly immediate: ImmediateReads | undefined;
   readonly closing: () => boolean;
+  /** Subscribers of a channel held in the whole deployment (other processes' as last heard, at most 1 s old). */
+  subscribers(channel: string): number;
   publish(channel: string, input: MessageInput): Promise<Published>;
   encoded(message: StoredMessage): EncodedMessage;
   /** Answers a handler's failure: 503 for an unavailable store, 500 (logged) otherwise. */

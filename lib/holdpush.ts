@@ -17,6 +17,7 @@ import { type Stats, localFigures, opsRoutes, readStats } from './ops';
 import { type HoldpushOptions, checkOptionNames, resolveOptions } from './options';
 import { handlePub } from './publish';
 import { publishArguments } from './publish-arguments';
+import { createLocalCounts } from './presence/local-counts';
 import { createRegistry } from './registry';
 import { createRights } from './rights';
 import { handleSeed } from './seed';
@@ -54,6 +55,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   const registry = createRegistry({
     onExpire: (hold) => answerTimeout(shared, hold),
     onChannelEmpty: (channel) => store.released(channel),
+    onChannelChange: (channel) => localCounts.touched(channel),
     resolution: Math.min(250, Math.max(10, (options.holdTimeout * 1000) / 20)),
   });
   const store = (storeFactory ?? createMemoryStore)({
@@ -68,6 +70,11 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   const wakesInStep = store.wakesInStep === true;
   // Where every process reports its figures (a cluster), /stats and /metrics cover them all.
   const deployment = store.deployment;
+  // Where every process shares its subscriber counts, a channel's subscribers are the deployment's.
+  const localCounts = createLocalCounts(registry.holders, registry.channels);
+  const sharedCounts = store.counts;
+  sharedCounts?.source(localCounts);
+  const elsewhere = (channel: string): number => sharedCounts?.others(channel) ?? 0;
   const fanOut = createBroadcast({
     registry,
     shared,
@@ -93,10 +100,13 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     // Reads without a promise only where no wake-up can come between a read and its hold.
     immediate: wakesInStep ? store.immediate : undefined,
     closing: () => closing,
+    subscribers: (channel) => registry.holders(channel) + elsewhere(channel),
     async publish(channel, input) {
       const message = await store.append(channel, input);
       published += 1;
-      return { message, delivered: fanOut.deliveredTo(message) };
+      // This process's held subscribers were just written to (and long-polls let go): count
+      // those, plus the other processes' as last heard.
+      return { message, delivered: fanOut.deliveredTo(message) + elsewhere(channel) };
     },
     encoded: fanOut.encoded,
     fail(res, failure) {

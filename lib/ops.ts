@@ -7,7 +7,10 @@ import type { MessageStore, StoreKind } from './stores/store';
 /** The figures of `/stats` (docs/protocol.md, "Operations"). */
 export interface Stats {
   uptime: number;
+  /** Held subscribers of the whole deployment (other processes' as last heard, at most 1 s old). */
   held: { longpoll: number; stream: number; total: number };
+  /** This process's own figures. */
+  process: { held: { longpoll: number; stream: number; total: number } };
   channels: number;
   messages: { published: number; delivered: number; expired: number; evicted: number };
   bufferBytes: number;
@@ -23,9 +26,11 @@ function metric(lines: string[], name: string, type: 'counter' | 'gauge', help: 
 export function prometheus(stats: Stats): string {
   const lines: string[] = [];
   metric(lines, 'holdpush_uptime_seconds', 'gauge', 'Seconds since the server started.', [['', stats.uptime]]);
-  metric(lines, 'holdpush_held', 'gauge', 'Held subscriber connections by kind.', [
+  metric(lines, 'holdpush_held', 'gauge', 'Held subscriber connections by kind, in the deployment and in this process.', [
     ['{kind="longpoll"}', stats.held.longpoll],
     ['{kind="stream"}', stats.held.stream],
+    ['{kind="longpoll",scope="process"}', stats.process.held.longpoll],
+    ['{kind="stream",scope="process"}', stats.process.held.stream],
   ]);
   metric(lines, 'holdpush_channels', 'gauge', 'Channels alive.', [['', stats.channels]]);
   metric(lines, 'holdpush_messages_published_total', 'counter', 'Messages published.', [['', stats.messages.published]]);
@@ -54,6 +59,7 @@ export function readStats(started: number, store: MessageStore, local: Figures, 
   return {
     uptime: Math.floor((Date.now() - started) / 1000),
     held: totals?.held ?? local.held,
+    process: { held: local.held },
     channels: storeStats.channels,
     messages: { published: totals?.published ?? local.published, delivered: totals?.delivered ?? local.delivered, expired: storeStats.expired, evicted: storeStats.evicted },
     bufferBytes: storeStats.bufferBytes,

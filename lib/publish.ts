@@ -24,7 +24,7 @@ export function consumedText(read: BodyResult): string {
 }
 
 /** Channel info in Nchan's text layout (CRLF), or JSON when the client asks for it. */
-function sendInfo(core: Core, req: IncomingMessage, res: ServerResponse, status: number, channel: string, info: ChannelInfo | null, subscribers = core.registry.holders(channel)): void {
+function sendInfo(core: Core, req: IncomingMessage, res: ServerResponse, status: number, channel: string, info: ChannelInfo | null, subscribers = core.subscribers(channel)): void {
   const messages = info?.messages ?? 0;
   const requested = info?.requested === undefined ? -1 : Math.max(0, Math.floor((Date.now() - info.requested) / 1000));
   const last = info?.lastMessageId ?? '';
@@ -55,13 +55,13 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
   const { store } = core;
   if (req.method === 'GET' || req.method === 'HEAD') {
     const info = await store.info(channel);
-    if (info === null && core.registry.holders(channel) === 0) core.error(res, 404, 'not_found', `no channel ${channel}`);
+    if (info === null && core.subscribers(channel) === 0) core.error(res, 404, 'not_found', `no channel ${channel}`);
     else sendInfo(core, req, res, 200, channel, info);
     return;
   }
   if (req.method === 'DELETE') {
     const info = await store.info(channel);
-    const held = core.registry.holders(channel);
+    const held = core.subscribers(channel);
     if (!(await store.delete(channel)) && held === 0) {
       core.error(res, 404, 'not_found', `no channel ${channel}`);
       return;

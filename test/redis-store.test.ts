@@ -546,9 +546,14 @@ describe('two holdpush servers on one Redis', { timeout: 30000 }, () => {
       const batched = request(`${b.url}/sub/x`, { headers: { Accept: 'application/json' } });
       const stream = openStream(`${b.url}/sub/x`);
       await stream.waitFor(':');
-      await sleep(200);
+      // A counts B's subscribers once B's presence tick has shared them: then A's publish is a 201.
+      const deadline = Date.now() + 5000;
+      while (((await request(`${a.url}/pub/x`, { headers: { Accept: 'application/json' } })).json() as { subscribers: number }).subscribers !== 3) {
+        assert.ok(Date.now() < deadline, "A never counted B's three subscribers");
+        await sleep(20);
+      }
       const published = await request(`${a.url}/pub/x`, { method: 'POST', body: 'hello', headers: { 'Content-Type': 'text/plain' } });
-      assert.equal(published.status, 202);
+      assert.equal(published.status, 201);
       const reply = await polled;
       assert.equal(reply.status, 200);
       assert.equal(reply.text, 'hello');

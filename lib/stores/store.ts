@@ -4,8 +4,9 @@
  * One interface for every deployment (one process, a cluster's primary, Redis). Positions are
  * cursor tokens the store issued; it alone can compare them, so callers treat them as opaque.
  * What a store can do beyond the common methods it says by its capabilities (`immediate`,
- * `wakesInStep`, `deployment`); the core asks those, never the store's `kind`.
+ * `wakesInStep`, `deployment`, `counts`); the core asks those, never the store's `kind`.
  */
+import type { SharedCounts } from '../presence/shared';
 import type { DeploymentFigures } from './figures';
 
 /** What a publisher hands over. */
@@ -93,6 +94,8 @@ export interface MessageStore {
   readonly wakesInStep?: boolean;
   /** Present when the store gathers the figures of every process that shares it. */
   readonly deployment?: DeploymentFigures;
+  /** Present when the processes sharing the store share their subscriber counts per channel. */
+  readonly counts?: SharedCounts;
   /** Appends and tells every watcher before the returned promise settles (for local watchers). */
   append(channel: string, input: MessageInput): Promise<StoredMessage>;
   /** Up to `limit` messages after `after` (a token, or null for the oldest held). */

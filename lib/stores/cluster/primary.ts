@@ -2,6 +2,7 @@
 import { type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { createMemoryStore } from '../memory/store';
 import { type MessageStore, StoreUnavailableError } from '../store';
+import { CountTable } from './counts';
 import { HoldTable } from './holds';
 import { type Call, type PrimaryMessage, isWorkerMessage, toBuffer, toWire } from './protocol';
 
@@ -31,6 +32,8 @@ export interface ClusterPrimary {
   detach(workerId: number): void;
   /** Sums of the last reports of the attached workers. */
   totals(): DeploymentTotals;
+  /** Subscribers per channel in every worker, as last reported. */
+  readonly counts: CountTable;
   close(): Promise<void>;
 }
 
@@ -46,6 +49,7 @@ interface Attached {
  */
 export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPrimary {
   const holds = new HoldTable();
+  const counts = new CountTable();
   const workers = new Map<number, Attached>();
   const store = createMemoryStore({
     buffer: options.buffer,
@@ -111,6 +115,14 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
     return sumFigures(reports);
   }
 
+  /** Tells every worker but `except` how many subscribers the others have on `channels` now. */
+  function relayCounts(channels: readonly string[], except: number): void {
+    if (channels.length === 0) return;
+    for (const [id, { link }] of workers) {
+      if (id !== except) send(link, { hp: 'others', counts: channels.map((channel) => [channel, counts.others(id, channel)]) });
+    }
+  }
+
   function pushStats(): void {
     const storeStats = store.stats();
     for (const [id, { link }] of workers) send(link, { hp: 'stats', store: storeStats, others: totals(id) });
@@ -138,7 +150,10 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
       case 'report': {
         const worker = workers.get(link.id);
         if (worker !== undefined) worker.figures = message.figures;
+        return;
       }
+      case 'counts':
+        if (workers.has(link.id)) relayCounts(counts.set(link.id, message.counts), link.id);
     }
   }
 
@@ -148,6 +163,7 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
     worker.off();
     letGo(holds.releaseAll(workerId));
     workers.delete(workerId);
+    relayCounts(counts.drop(workerId), workerId);
   }
 
   return {
@@ -162,10 +178,13 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
       };
       workers.set(link.id, { link, figures: NO_FIGURES, off });
       send(link, { hp: 'stats', store: store.stats(), others: totals(link.id) });
+      const known = [...counts.all()];
+      if (known.length > 0) send(link, { hp: 'others', counts: known });
       return () => detach(link.id);
     },
     detach,
     totals: () => totals(),
+    counts,
     async close() {
       clearInterval(statsTimer);
       for (const id of [...workers.keys()]) detach(id);

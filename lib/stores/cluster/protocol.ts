@@ -44,7 +44,9 @@ export type WorkerMessage =
   /** This worker holds these channels no more. */
   | { hp: 'release'; channels: string[] }
   /** This worker's own figures, for /stats. */
-  | { hp: 'report'; figures: ProcessFigures };
+  | { hp: 'report'; figures: ProcessFigures }
+  /** This worker's subscriber counts that changed since its last report (0: none any more). */
+  | { hp: 'counts'; counts: [channel: string, count: number][] };
 
 export type PrimaryMessage =
   | { hp: 'res'; id: number; ok: true; value: unknown }
@@ -52,7 +54,9 @@ export type PrimaryMessage =
   | { hp: 'msg'; message: WireMessage }
   | { hp: 'del'; channel: string }
   /** The sequencer's figures, and the sums of every other worker's last report. */
-  | { hp: 'stats'; store: StoreStats; others: DeploymentTotals };
+  | { hp: 'stats'; store: StoreStats; others: DeploymentTotals }
+  /** Subscribers of these channels in every other worker, as last reported. */
+  | { hp: 'others'; counts: [channel: string, count: number][] };
 
 export function toWire(message: StoredMessage): WireMessage {
   return { channel: message.channel, token: message.token, id: message.id, time: message.time, contentType: message.contentType, event: message.event, data: message.data };
@@ -80,6 +84,8 @@ export const isBoolean = (value: unknown): value is boolean => typeof value === 
 const isNumber = (value: unknown): value is number => typeof value === 'number';
 const isOptionalString = (value: unknown): value is string | undefined => value === undefined || isString(value);
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
+const isCounts = (value: unknown): value is [string, number][] =>
+  Array.isArray(value) && value.every((pair: unknown) => Array.isArray(pair) && pair.length === 2 && isString(pair[0]) && Number.isSafeInteger(pair[1]) && (pair[1] as number) >= 0);
 
 function hasNumbers(value: unknown, names: readonly string[]): value is Fields {
   return isObject(value) && names.every((name) => isNumber(value[name]));
@@ -146,6 +152,8 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
       return isStrings(value.channels);
     case 'report':
       return isFigures(value.figures);
+    case 'counts':
+      return isCounts(value.counts);
     default:
       return false;
   }
@@ -167,6 +175,8 @@ export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
       return isString(value.channel);
     case 'stats':
       return isStats(value.store) && isTotals(value.others);
+    case 'others':
+      return isCounts(value.counts);
     default:
       return false;
   }

@@ -7,6 +7,7 @@ import { type RedisClientLike, loadRedis } from './client';
 import { decodeAppend, decodeEvent, decodeHead, decodeInfo, decodeRead, decodeStats, follows, makeMessage, newEpochCandidate, num, positionArgs, seqOfId } from './codec';
 import { RedisConnection } from './connection';
 import { EventOrder } from './order';
+import { type RedisPresence, createRedisPresence } from './presence';
 import { Resync } from './resync';
 import { SCRIPTS } from './scripts';
 
@@ -33,6 +34,11 @@ export interface RedisStoreOptions {
 
 export interface RedisStore extends MessageStore {
   readonly kind: 'redis';
+  /** Figures and subscriber counts of every server on this Redis (presence.ts). */
+  readonly deployment: RedisPresence['deployment'];
+  readonly counts: RedisPresence['counts'];
+  /** Who decides occupancy among the servers (presence.ts). */
+  readonly presence: RedisPresence;
   /** Resolves once both connections are up and the event stream is subscribed. */
   ready(): Promise<void>;
 }
@@ -58,6 +64,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     prefix,
   });
   const run = connection.run.bind(connection);
+  const presence = createRedisPresence({ run, ready: () => connection.client.isReady });
   const watchers = new Watchers();
   const order = new EventOrder(watchers);
   /** Channels a subscriber of this process asked for (kept alive in Redis while held). */
@@ -171,6 +178,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     },
     watch: (events) => watchers.add(events),
     stats: () => lastStats,
+    deployment: presence.deployment,
+    counts: presence.counts,
+    presence,
     async ready() {
       await connection.withTimeout(started);
     },
@@ -179,6 +189,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       closed = true;
       clearInterval(statsTimer);
       clearInterval(refreshTimer);
+      await presence.close();
       order.close();
       watchers.clear();
       await connection.close();
