@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Write } from './http/log';
 import type { Stats } from './ops';
 import type { HoldpushOptions } from './options';
+import type { OccupancyEvent } from './presence/occupancy';
 import type { MessageStore } from './stores/store';
 
 /** What a store factory is told: the limits, and whether this process holds a channel now. */
@@ -58,6 +59,16 @@ export interface Holdpush {
    */
   publish(target: string, data: string | Uint8Array, options?: PublishOptions): Promise<PublishResult>;
   stats(): Stats;
+  /**
+   * `'occupancy'`: a channel (or a seed face uid, `uid:<uid>`) got its first subscriber in the
+   * deployment (`channel.occupied`), or has had none for `vacateDelay` seconds
+   * (`channel.vacated`). The events of the webhook, told in the process that decides them: this
+   * one, or on Redis the one server elected to (docs/presence.md). A listener that throws is
+   * an uncaught exception, as with any EventEmitter.
+   */
+  on(event: 'occupancy', listener: (event: OccupancyEvent) => void): this;
+  once(event: 'occupancy', listener: (event: OccupancyEvent) => void): this;
+  off(event: 'occupancy', listener: (event: OccupancyEvent) => void): this;
   /** Answers every held request (503, streams end) and stops; idempotent. */
   close(): Promise<void>;
 }

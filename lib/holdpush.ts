@@ -18,6 +18,7 @@ import { type HoldpushOptions, checkOptionNames, resolveOptions } from './option
 import { handlePub } from './publish';
 import { publishArguments } from './publish-arguments';
 import { createLocalCounts } from './presence/local-counts';
+import { createPresence } from './presence/presence';
 import { createRegistry } from './registry';
 import { createRights } from './rights';
 import { handleSeed } from './seed';
@@ -84,7 +85,9 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   });
   const figures = () => localFigures(registry, published, fanOut.delivered);
   deployment?.report(figures);
-  const stats = (): Stats => readStats(started, store, figures(), deployment?.totals());
+  const subscribers = (channel: string): number => registry.holders(channel) + elsewhere(channel);
+  const presence = createPresence({ options, local: localCounts, shared: sharedCounts, subscribers, held: registry.channels });
+  const stats = (): Stats => readStats(started, store, figures(), deployment?.totals(), presence.webhook());
   const unwatch = store.watch(fanOut.events);
   const keepaliveTimer = setInterval(fanOut.keepalive, options.keepalive * 1000);
   keepaliveTimer.unref();
@@ -100,7 +103,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     // Reads without a promise only where no wake-up can come between a read and its hold.
     immediate: wakesInStep ? store.immediate : undefined,
     closing: () => closing,
-    subscribers: (channel) => registry.holders(channel) + elsewhere(channel),
+    subscribers,
     async publish(channel, input) {
       const message = await store.append(channel, input);
       published += 1;
@@ -138,7 +141,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     return { id: result.message.id, delivered: result.delivered };
   }
 
-  return {
+  const { emitter } = presence;
+  const holdpush: Holdpush = {
     options,
     handle,
     attach(server) {
@@ -155,15 +159,29 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     },
     publish,
     stats,
+    on(event, listener) {
+      emitter.on(event, listener);
+      return holdpush;
+    },
+    once(event, listener) {
+      emitter.once(event, listener);
+      return holdpush;
+    },
+    off(event, listener) {
+      emitter.off(event, listener);
+      return holdpush;
+    },
     close() {
       closed ??= (async () => {
         closing = true;
         clearInterval(keepaliveTimer);
         for (const hold of registry.drain()) answerShutdown(shared, hold);
         unwatch();
+        await presence.close();
         await store.close();
       })();
       return closed;
     },
   };
+  return holdpush;
 }

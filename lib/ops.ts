@@ -3,6 +3,7 @@ import { type HeaderPairs, JSON_TYPE, answer } from './http/answer';
 import type { Router } from './http/router';
 import type { Registry } from './registry';
 import type { MessageStore, StoreKind } from './stores/store';
+import type { WebhookFigures } from './webhooks/outbox';
 
 /** The figures of `/stats` (docs/protocol.md, "Operations"). */
 export interface Stats {
@@ -15,6 +16,8 @@ export interface Stats {
   messages: { published: number; delivered: number; expired: number; evicted: number };
   bufferBytes: number;
   store: StoreKind;
+  /** Occupancy webhook deliveries (of the deployment). */
+  webhook: WebhookFigures;
 }
 
 function metric(lines: string[], name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]): void {
@@ -38,6 +41,12 @@ export function prometheus(stats: Stats): string {
   metric(lines, 'holdpush_messages_expired_total', 'counter', 'Messages dropped at the end of their TTL.', [['', stats.messages.expired]]);
   metric(lines, 'holdpush_messages_evicted_total', 'counter', 'Messages dropped because a channel buffer was full.', [['', stats.messages.evicted]]);
   metric(lines, 'holdpush_buffer_bytes', 'gauge', 'Bytes of message bodies held in buffers.', [['', stats.bufferBytes]]);
+  metric(lines, 'holdpush_webhook_deliveries_total', 'counter', 'Occupancy webhook deliveries answered 2xx.', [['', stats.webhook.deliveries]]);
+  metric(lines, 'holdpush_webhook_failures_total', 'counter', 'Occupancy webhook deliveries dropped: retried for 5 minutes, or the queue was full.', [
+    ['{reason="retries"}', stats.webhook.failures],
+    ['{reason="queue_full"}', stats.webhook.dropped],
+  ]);
+  metric(lines, 'holdpush_webhook_queue', 'gauge', 'Occupancy webhook deliveries waiting to be sent.', [['', stats.webhook.queue]]);
   return `${lines.join('\n')}\n`;
 }
 
@@ -54,7 +63,7 @@ export function localFigures(registry: Registry, published: number, delivered: n
 }
 
 /** `/stats`: the store's figures with this process's, or the whole cluster's when `totals` has them. */
-export function readStats(started: number, store: MessageStore, local: Figures, totals: Figures | undefined): Stats {
+export function readStats(started: number, store: MessageStore, local: Figures, totals: Figures | undefined, webhook: WebhookFigures): Stats {
   const storeStats = store.stats();
   return {
     uptime: Math.floor((Date.now() - started) / 1000),
@@ -64,6 +73,7 @@ export function readStats(started: number, store: MessageStore, local: Figures, 
     messages: { published: totals?.published ?? local.published, delivered: totals?.delivered ?? local.delivered, expired: storeStats.expired, evicted: storeStats.evicted },
     bufferBytes: storeStats.bufferBytes,
     store: store.kind,
+    webhook,
   };
 }
 

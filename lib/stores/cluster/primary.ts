@@ -2,6 +2,9 @@
 import { type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { createMemoryStore } from '../memory/store';
 import { type MessageStore, StoreUnavailableError } from '../store';
+import { type AnnounceOptions, createAnnouncer } from '../../presence/announcer';
+import type { OccupancyEvent } from '../../presence/occupancy';
+import { NO_WEBHOOK_FIGURES, createMemoryOutbox } from '../../webhooks/outbox';
 import { CountTable } from './counts';
 import { HoldTable } from './holds';
 import { type Call, type PrimaryMessage, isWorkerMessage, toBuffer, toWire } from './protocol';
@@ -21,6 +24,15 @@ export interface ClusterPrimaryOptions {
   maxChannels: number;
   /** Milliseconds between figures pushed to every worker. @defaultValue 500 */
   statsInterval?: number;
+  /** With it, the primary decides occupancy for the cluster (its counts are every worker's) and sends the webhook. */
+  occupancy?: PrimaryOccupancy;
+}
+
+export interface PrimaryOccupancy extends AnnounceOptions {
+  /** Deliveries waiting at most. */
+  readonly webhookQueue: number;
+  /** Hears each event as it is decided. */
+  emit?(event: OccupancyEvent): void;
 }
 
 export interface ClusterPrimary {
@@ -50,6 +62,26 @@ interface Attached {
 export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPrimary {
   const holds = new HoldTable();
   const counts = new CountTable();
+  /** Channels whose totals changed since the announcer last looked. */
+  const changed = new Set<string>();
+  const occupancy = options.occupancy;
+  const outbox = occupancy === undefined ? undefined : createMemoryOutbox(occupancy.webhookQueue);
+  const announcer =
+    occupancy === undefined || outbox === undefined
+      ? undefined
+      : createAnnouncer({
+          options: occupancy,
+          count: (channel) => counts.total(channel),
+          changed() {
+            const list = [...changed];
+            changed.clear();
+            return list;
+          },
+          present: () => [...counts.all()].map(([channel]) => channel),
+          outbox,
+          emit: occupancy.emit ?? (() => undefined),
+        });
+  announcer?.start();
   const workers = new Map<number, Attached>();
   const store = createMemoryStore({
     buffer: options.buffer,
@@ -118,6 +150,7 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
   /** Tells every worker but `except` how many subscribers the others have on `channels` now. */
   function relayCounts(channels: readonly string[], except: number): void {
     if (channels.length === 0) return;
+    if (announcer !== undefined) for (const channel of channels) changed.add(channel);
     for (const [id, { link }] of workers) {
       if (id !== except) send(link, { hp: 'others', counts: channels.map((channel) => [channel, counts.others(id, channel)]) });
     }
@@ -125,7 +158,8 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
 
   function pushStats(): void {
     const storeStats = store.stats();
-    for (const [id, { link }] of workers) send(link, { hp: 'stats', store: storeStats, others: totals(id) });
+    const webhook = outbox?.figures() ?? NO_WEBHOOK_FIGURES;
+    for (const [id, { link }] of workers) send(link, { hp: 'stats', store: storeStats, others: totals(id), webhook });
   }
   const statsTimer = setInterval(pushStats, options.statsInterval ?? 500);
   statsTimer.unref();
@@ -177,7 +211,7 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
         link.removeListener('message', primaryOnWorkerMessage);
       };
       workers.set(link.id, { link, figures: NO_FIGURES, off });
-      send(link, { hp: 'stats', store: store.stats(), others: totals(link.id) });
+      send(link, { hp: 'stats', store: store.stats(), others: totals(link.id), webhook: outbox?.figures() ?? NO_WEBHOOK_FIGURES });
       const known = [...counts.all()];
       if (known.length > 0) send(link, { hp: 'others', counts: known });
       return () => detach(link.id);
@@ -187,6 +221,7 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
     counts,
     async close() {
       clearInterval(statsTimer);
+      await announcer?.close();
       for (const id of [...workers.keys()]) detach(id);
       await store.close();
     },

@@ -1,4 +1,5 @@
 /** The cluster store's IPC protocol between a worker and the primary: the messages as types, and their checks. */
+import type { WebhookFigures } from '../../webhooks/outbox';
 import type { DeploymentTotals, ProcessFigures } from '../figures';
 import type { ChannelInfo, StoreStats, StoredMessage } from '../store';
 
@@ -53,8 +54,8 @@ export type PrimaryMessage =
   | { hp: 'res'; id: number; ok: false; error: { code: string | undefined; message: string } }
   | { hp: 'msg'; message: WireMessage }
   | { hp: 'del'; channel: string }
-  /** The sequencer's figures, and the sums of every other worker's last report. */
-  | { hp: 'stats'; store: StoreStats; others: DeploymentTotals }
+  /** The sequencer's figures, the sums of every other worker's last report, and the webhook's. */
+  | { hp: 'stats'; store: StoreStats; others: DeploymentTotals; webhook: WebhookFigures }
   /** Subscribers of these channels in every other worker, as last reported. */
   | { hp: 'others'; counts: [channel: string, count: number][] };
 
@@ -174,7 +175,7 @@ export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
     case 'del':
       return isString(value.channel);
     case 'stats':
-      return isStats(value.store) && isTotals(value.others);
+      return isStats(value.store) && isTotals(value.others) && hasNumbers(value.webhook, ['deliveries', 'failures', 'dropped', 'queue']);
     case 'others':
       return isCounts(value.counts);
     default:

@@ -1,6 +1,7 @@
 /** A cluster worker's store: forwards every call to the primary's sequencer and hears its messages and deletions. */
 import type { LocalCounts } from '../../presence/local-counts';
 import type { SharedCounts } from '../../presence/shared';
+import type { WebhookFigures } from '../../webhooks/outbox';
 import { type DeploymentFigures, type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { followsPosition } from '../memory/tokens';
 import { RecentMessages } from '../recent';
@@ -70,6 +71,8 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
   let otherFigures: DeploymentTotals | undefined;
   let figures: (() => ProcessFigures) | undefined;
   let local: LocalCounts | undefined;
+  /** The webhook's figures, as the primary (which sends them) last told. */
+  let webhook: WebhookFigures | undefined;
   /** Subscribers per channel in the other workers. */
   const others = new Map<string, number>();
 
@@ -138,6 +141,7 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
       case 'stats':
         storeStats = message.store;
         otherFigures = message.others;
+        webhook = message.webhook;
         return;
       case 'others':
         for (const [channel, count] of message.counts) {
@@ -213,6 +217,8 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
         counts.start();
       },
       others: (channel) => others.get(channel) ?? 0,
+      channels: () => others.keys(),
+      webhook: () => webhook,
     },
     async close() {
       if (closed) return;

@@ -10,6 +10,9 @@
  *   so that the others read only what changed since the change they last saw.
  * - `p:f:<id>` (string): that server's figures (JSON), for /stats; expires with the heartbeat.
  * - `p:sender` (string): the id of the server that decides occupancy (a lock with a TTL).
+ * - `p:occupied` (set): the channels announced occupied, so that a new sender goes on from there.
+ * - `p:outbox` (list): deliveries waiting, each `<id>\n<body>`, the head being sent.
+ * - `p:webhook` (hash): `deliveries`, `failures`, `dropped`: the deployment's counts.
  *
  * One tick per server every half second writes its changes, renews its heartbeat, forgets dead
  * servers and reads what the others changed: one round trip, whatever the number of subscribers.
@@ -25,6 +28,7 @@ local function fmt(n) return string.format('%.0f', n) end
 local function hk(id) return P .. 'p:h:' .. id end
 local function xk(id) return P .. 'p:x:' .. id end
 local function fk(id) return P .. 'p:f:' .. id end
+local OK, OB, WH = P .. 'p:occupied', P .. 'p:outbox', P .. 'p:webhook'
 `;
 
 /** Changes one log entry carries at most; past that the readers read the whole hash. */
@@ -35,7 +39,7 @@ export const LOG_ENTRY_LIMIT = 2000;
  * share), n, n x (channel, count), lock ttl ms (0: not a candidate), k, k x (server, change number
  * last seen).
  * Returns {change number, lost (1: my share vanished, send it whole), sender (1: this server
- * decides), now, servers...}, each server {id, figures, 's' (nothing new) | 'd' (changes) | 'f'
+ * decides), webhook deliveries, failures, dropped, queue, servers...}, each server {id, figures, 's' (nothing new) | 'd' (changes) | 'f'
  * (whole share), change number, channel, count, ...}.
  */
 const LUA_TICK = `${LUA_PRESENCE_COMMON}
@@ -97,7 +101,8 @@ end
 local known = {}
 local k = tonumber(ARGV[at + 1])
 for i = at + 2, at + 1 + 2 * k, 2 do known[ARGV[i]] = tonumber(ARGV[i + 1]) end
-local out = {seq, lost, sender, now}
+local wh = redis.call('HMGET', WH, 'deliveries', 'failures', 'dropped')
+local out = {seq, lost, sender, tonumber(wh[1] or 0), tonumber(wh[2] or 0), tonumber(wh[3] or 0), redis.call('LLEN', OB)}
 local live = redis.call('ZRANGEBYSCORE', SZ, '(' .. fmt(now), '+inf')
 for _, id in ipairs(live) do
   if id ~= me then
@@ -135,7 +140,51 @@ if redis.call('GET', LK) == me then redis.call('DEL', LK) end
 return 1
 `;
 
-export const PRESENCE_SCRIPTS: Record<'tick' | 'leave', Script> = {
+/** ARGV: prefix. The channels announced occupied. */
+const LUA_ANNOUNCED = `${LUA_PRESENCE_COMMON}
+return redis.call('SMEMBERS', OK)
+`;
+
+/**
+ * ARGV: prefix, me, queue limit, delivery ('' for none), n, n x (event type, channel).
+ * Only the sender records: 0 when this server holds the lock no more; else 1 (queued) or 2
+ * (the queue was full: counted as dropped; the events are recorded all the same).
+ */
+const LUA_PUSH = `${LUA_PRESENCE_COMMON}
+if redis.call('GET', LK) ~= ARGV[2] then return 0 end
+local n = tonumber(ARGV[5])
+for i = 6, 5 + 2 * n, 2 do
+  if ARGV[i] == 'channel.occupied' then redis.call('SADD', OK, ARGV[i + 1]) else redis.call('SREM', OK, ARGV[i + 1]) end
+end
+if ARGV[4] == '' then return 1 end
+if redis.call('LLEN', OB) >= tonumber(ARGV[3]) then
+  redis.call('HINCRBY', WH, 'dropped', 1)
+  return 2
+end
+redis.call('RPUSH', OB, ARGV[4])
+return 1
+`;
+
+/** ARGV: prefix. The delivery whose turn it is. */
+const LUA_HEAD = `${LUA_PRESENCE_COMMON}
+return redis.call('LINDEX', OB, 0)
+`;
+
+/** ARGV: prefix, delivery id, counter ('deliveries' or 'failures'). Takes it off if it is still the head. */
+const LUA_SETTLE = `${LUA_PRESENCE_COMMON}
+local head = redis.call('LINDEX', OB, 0)
+local prefix = ARGV[2] .. '\\n'
+if not head or string.sub(head, 1, #prefix) ~= prefix then return 0 end
+redis.call('LPOP', OB)
+redis.call('HINCRBY', WH, ARGV[3], 1)
+return 1
+`;
+
+export const PRESENCE_SCRIPTS: Record<'tick' | 'leave' | 'announced' | 'push' | 'head' | 'settle', Script> = {
   tick: script(LUA_TICK),
   leave: script(LUA_LEAVE),
+  announced: script(LUA_ANNOUNCED),
+  push: script(LUA_PUSH),
+  head: script(LUA_HEAD),
+  settle: script(LUA_SETTLE),
 };

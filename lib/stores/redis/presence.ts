@@ -10,9 +10,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { LocalCounts } from '../../presence/local-counts';
-import type { SharedCounts } from '../../presence/shared';
+import type { ElectionNews, SharedCounts } from '../../presence/shared';
+import { NO_WEBHOOK_FIGURES, type WebhookFigures } from '../../webhooks/outbox';
 import { type DeploymentFigures, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { num, text } from './codec';
+import { createRedisOutbox } from './outbox';
 import { PRESENCE_SCRIPTS } from './presence-scripts';
 import type { Script } from './scripts';
 
@@ -27,23 +29,10 @@ export interface RedisPresenceOptions {
   ttl?: number;
 }
 
-/** What a tick says of the election, for the one that decides occupancy (lib/presence). */
-export interface TickNews {
-  /** This server holds the sender lock now. */
-  readonly sender: boolean;
-  /** Channels whose count in the deployment may have changed since the last tick. */
-  readonly changed: ReadonlySet<string>;
-}
-
 export interface RedisPresence {
   readonly id: string;
   readonly deployment: DeploymentFigures;
   readonly counts: SharedCounts;
-  /**
-   * Makes this server a candidate to decide occupancy (`wanted`), and hears each tick's news.
-   * A candidate that stops wanting gives the lock up at its next tick.
-   */
-  elect(wanted: () => boolean, news: (news: TickNews) => void): void;
   /** Stops ticking and takes this server's share away at once (best effort). */
   close(): Promise<void>;
 }
@@ -76,7 +65,8 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
   let local: LocalCounts | undefined;
   let figures: () => ProcessFigures = () => NO_FIGURES;
   let wanted: () => boolean = () => false;
-  let news: ((news: TickNews) => void) | undefined;
+  let news: ((news: ElectionNews) => void) | undefined;
+  let webhook: WebhookFigures | undefined;
   /** The number of this server's last change as written. */
   let mySeq = 0;
   /** This server's share vanished from Redis (expired, or Redis was wiped): write it whole. */
@@ -153,7 +143,8 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
       mySeq = num(reply[0]);
       whole = num(reply[1]) === 1;
       const live = new Set<string>();
-      for (const entry of reply.slice(4)) if (Array.isArray(entry)) live.add(hear(entry));
+      webhook = { deliveries: num(reply[3]), failures: num(reply[4]), dropped: num(reply[5]), queue: num(reply[6]) };
+      for (const entry of reply.slice(7)) if (Array.isArray(entry)) live.add(hear(entry));
       for (const serverId of [...servers.keys()]) if (!live.has(serverId)) forget(serverId);
       heard = Date.now();
       const sender = num(reply[2]) === 1;
@@ -195,10 +186,15 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
         counts.start();
       },
       others: (channel) => others.get(channel) ?? 0,
-    },
-    elect(want, listener) {
-      wanted = want;
-      news = listener;
+      channels: () => others.keys(),
+      election: {
+        stand(want, listener) {
+          wanted = want;
+          news = listener;
+        },
+        outbox: (limit) => createRedisOutbox(options.run, id, limit, () => webhook ?? NO_WEBHOOK_FIGURES),
+      },
+      webhook: () => webhook,
     },
     async close() {
       if (closed) return;

@@ -37,8 +37,6 @@ export interface RedisStore extends MessageStore {
   /** Figures and subscriber counts of every server on this Redis (presence.ts). */
   readonly deployment: RedisPresence['deployment'];
   readonly counts: RedisPresence['counts'];
-  /** Who decides occupancy among the servers (presence.ts). */
-  readonly presence: RedisPresence;
   /** Resolves once both connections are up and the event stream is subscribed. */
   ready(): Promise<void>;
 }
@@ -180,7 +178,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     stats: () => lastStats,
     deployment: presence.deployment,
     counts: presence.counts,
-    presence,
     async ready() {
       await connection.withTimeout(started);
     },
