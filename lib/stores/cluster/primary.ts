@@ -3,7 +3,6 @@ import { type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } fr
 import { createMemoryStore } from '../memory/store';
 import { type MessageStore, StoreUnavailableError } from '../store';
 import { type AnnounceOptions, createAnnouncer } from '../../presence/announcer';
-import type { OccupancyEvent } from '../../presence/occupancy';
 import { NO_WEBHOOK_FIGURES, createMemoryOutbox } from '../../webhooks/outbox';
 import { CountTable } from './counts';
 import { HoldTable } from './holds';
@@ -31,8 +30,6 @@ export interface ClusterPrimaryOptions {
 export interface PrimaryOccupancy extends AnnounceOptions {
   /** Deliveries waiting at most. */
   readonly webhookQueue: number;
-  /** Hears each event as it is decided. */
-  emit?(event: OccupancyEvent): void;
 }
 
 export interface ClusterPrimary {
@@ -79,7 +76,8 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
           },
           present: () => [...counts.all()].map(([channel]) => channel),
           outbox,
-          emit: occupancy.emit ?? (() => undefined),
+          // No app runs in the primary: the webhook is the only listener.
+          emit: () => undefined,
         });
   announcer?.start();
   const workers = new Map<number, Attached>();

@@ -140,8 +140,10 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
     try {
       const reply = await options.run(PRESENCE_SCRIPTS.tick, args(changes, full));
       if (closed || !Array.isArray(reply)) return;
-      mySeq = num(reply[0]);
+      // A share that vanished is written whole next time, numbered past every number this
+      // server gave out, so no other server mistakes it for one it has read.
       whole = num(reply[1]) === 1;
+      if (!whole) mySeq = num(reply[0]);
       const live = new Set<string>();
       webhook = { deliveries: num(reply[3]), failures: num(reply[4]), dropped: num(reply[5]), queue: num(reply[6]) };
       for (const entry of reply.slice(7)) if (Array.isArray(entry)) live.add(hear(entry));
