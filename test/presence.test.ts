@@ -99,6 +99,16 @@ describe('--workers 2: counts cover every worker', { timeout: 30000 }, () => {
     assert.equal((JSON.parse(sent.text) as { delivered: number }).delivered, 2);
     for (const tab of tabs) assert.equal((await tab).text, 'hi');
   });
+
+  test('a worker that dies takes its subscribers out of the counts at once', async () => {
+    const [a0] = a as [Pinned];
+    const [, b1] = b as [Pinned, Pinned];
+    const doomed = send(`${run.url}/sub/doomed`, { agent: a0.agent }).catch(() => null);
+    await eventually(() => subscribers(run.url, 'doomed', b1.agent), (n) => n === 1);
+    process.kill(a0.pid, 'SIGKILL');
+    await doomed;
+    assert.equal(await eventually(() => subscribers(run.url, 'doomed', b1.agent), (n) => n === 0), 0);
+  });
 });
 
 describe('servers on one Redis: counts cover every server', { timeout: 30000 }, () => {

@@ -37,7 +37,7 @@ export interface Announcer {
   start(): void;
   /** Decides no more: what is gathered and not yet recorded is dropped (the next decider finds it again). */
   stop(): void;
-  /** Records what is gathered, then stops (the process closes). */
+  /** Records what is gathered, then stops for good (the process closes). */
   close(): Promise<void>;
 }
 
@@ -55,6 +55,7 @@ export function createAnnouncer(spec: AnnouncerOptions): Announcer {
   /** Bumped by every start and stop: a start that finds it changed was overtaken. */
   let generation = 0;
   let starting = false;
+  let closed = false;
 
   const batcher = createBatcher((events) => {
     const id = randomUUID();
@@ -101,7 +102,7 @@ export function createAnnouncer(spec: AnnouncerOptions): Announcer {
       return starting || decider.deciding;
     },
     start() {
-      if (starting || decider.deciding) return;
+      if (closed || starting || decider.deciding) return;
       starting = true;
       const mine = ++generation;
       outbox.announced().then(
@@ -122,6 +123,7 @@ export function createAnnouncer(spec: AnnouncerOptions): Announcer {
     },
     stop,
     async close() {
+      closed = true;
       decider.stop();
       batcher.flush();
       await pushing;
