@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, mock, test } from 'node:test';
 import { type OccupancyEvent, OccupancyState } from '../lib/presence/occupancy';
 import { BATCH_EVENTS, createBatcher } from '../lib/webhooks/batcher';
+import { createPoster } from '../lib/webhooks/post';
 import { nextTry, retrySchedule } from '../lib/webhooks/schedule';
 import { signature } from '../lib/webhooks/sign';
 import { runCli } from './support/f2-cli';
@@ -266,6 +267,30 @@ describe('one process: events to the webhook and to the app', () => {
       await s.close();
       for (const socket of sockets) socket.destroy();
       hole.close();
+    }
+  });
+});
+
+describe('one try', () => {
+  test('no answer within the timeout is a failed try (the connection is cut), and an answer is its status', T, async () => {
+    const sockets = new Set<Socket>();
+    let silent = true;
+    const server = createServer((req, res) => {
+      req.resume();
+      if (!silent) res.writeHead(202).end();
+    });
+    server.on('connection', (socket) => sockets.add(socket));
+    const url = await listen(server);
+    // The contract's 10 s, in hundredths.
+    const poster = createPoster(new URL(url), 100);
+    try {
+      assert.deepEqual(await poster.post('{}', {}), { error: 'no answer within 0.1 s' });
+      silent = false;
+      assert.deepEqual(await poster.post('{}', {}), { status: 202 });
+    } finally {
+      poster.close();
+      for (const socket of sockets) socket.destroy();
+      server.close();
     }
   });
 });

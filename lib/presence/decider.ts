@@ -10,9 +10,10 @@ export interface DeciderOptions {
   changed(): Iterable<string>;
   /** Hears each event, in order. */
   emit(event: OccupancyEvent): void;
-  /** Milliseconds between beats. @defaultValue 250 */
-  beat?: number;
 }
+
+/** Milliseconds between two looks at the counts (and at vacancies falling due). */
+const BEAT = 250;
 
 export interface Decider {
   readonly deciding: boolean;
@@ -49,7 +50,7 @@ export function createDecider(options: DeciderOptions): Decider {
     start(announced, present) {
       if (timer !== undefined) return;
       state.load(announced);
-      timer = setInterval(beat, options.beat ?? 250);
+      timer = setInterval(beat, BEAT);
       timer.unref();
       const now = Date.now();
       look([...state.occupied()], now);

@@ -4,7 +4,7 @@ import type { OccupancyEvent } from '../presence/occupancy';
 /** Events one delivery carries at most. */
 export const BATCH_EVENTS = 100;
 /** Milliseconds a delivery waits for more events after its first. */
-export const BATCH_WAIT = 1000;
+const BATCH_WAIT = 1000;
 
 export interface Batcher {
   add(event: OccupancyEvent): void;

@@ -1,11 +1,11 @@
 // The delivery loop: the outbox's head is POSTed, retried on its schedule, and only then the next.
 import type { Outbox } from './outbox';
-import { type Poster, createPoster } from './post';
+import { createPoster } from './post';
 import { type RetrySchedule, nextTry } from './schedule';
 import { signature } from './sign';
 
 /** Milliseconds a try waits for an answer. */
-export const ANSWER_TIMEOUT = 10_000;
+const ANSWER_TIMEOUT = 10_000;
 /** Milliseconds before the loop reads an outbox that failed (Redis away) again. */
 const OUTBOX_RETRY = 1000;
 
@@ -14,8 +14,6 @@ export interface SenderOptions {
   readonly url: URL;
   readonly secret: string | undefined;
   readonly schedule: RetrySchedule;
-  /** The poster (tests); @defaultValue a node:http(s) one for `url` */
-  readonly poster?: Poster;
 }
 
 export interface Sender {
@@ -31,7 +29,7 @@ export interface Sender {
  */
 export function createSender(options: SenderOptions): Sender {
   const { outbox, secret, schedule } = options;
-  const poster = options.poster ?? createPoster(options.url, ANSWER_TIMEOUT);
+  const poster = createPoster(options.url, ANSWER_TIMEOUT);
   let running = false;
   /** Woken while running: look at the outbox once more before resting. */
   let again = false;

@@ -32,7 +32,7 @@ local OK, OB, WH = P .. 'p:occupied', P .. 'p:outbox', P .. 'p:webhook'
 `;
 
 /** Changes one log entry carries at most; past that the readers read the whole hash. */
-export const LOG_ENTRY_LIMIT = 2000;
+const LOG_ENTRY_LIMIT = 2000;
 
 /**
  * ARGV: prefix, me, ttl ms, figures, my last change number, full (1: the changes are the whole

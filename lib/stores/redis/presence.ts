@@ -30,7 +30,6 @@ export interface RedisPresenceOptions {
 }
 
 export interface RedisPresence {
-  readonly id: string;
   readonly deployment: DeploymentFigures;
   readonly counts: SharedCounts;
   /** Stops ticking and takes this server's share away at once (best effort). */
@@ -175,7 +174,6 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
   timer.unref();
 
   return {
-    id,
     deployment: {
       report(source) {
         figures = source;
