@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Write } from './http/log';
 import type { Stats } from './ops';
 import type { HoldpushOptions } from './options';
+import type { OccupancyEvent } from './presence/occupancy';
 import type { MessageStore } from './stores/store';
 
 /** What a store factory is told: the limits, and whether this process holds a channel now. */
@@ -42,7 +43,10 @@ export interface PublishOptions {
 export interface PublishResult {
   /** The message id, `"<unix seconds>:<token>"`. */
   readonly id: string;
-  /** Held responses (and streams) in this process that got it. */
+  /**
+   * Held subscribers (long-polls and streams) of the deployment it was written to: this
+   * process's, plus the other processes' as last heard (at most 1 s old).
+   */
   readonly delivered: number;
   /** True when an earlier call with the same `idempotencyKey` published it, and this one nothing. */
   readonly replayed: boolean;
@@ -67,7 +71,10 @@ export interface PublishManyOptions {
 export interface PublishManyResult {
   /** The message ids, in the order given. */
   readonly ids: readonly string[];
-  /** Held responses (and streams) in this process written, all messages together. */
+  /**
+   * Held subscribers of the deployment written to, all messages together: this process's, plus
+   * the other processes' on each message's channel as last heard (at most 1 s old).
+   */
   readonly delivered: number;
   /** True when an earlier call with the same `idempotencyKey` published them, and this one nothing. */
   readonly replayed: boolean;
@@ -96,6 +103,16 @@ export interface Holdpush {
    */
   publishMany(messages: readonly BatchMessage[], options?: PublishManyOptions): Promise<PublishManyResult>;
   stats(): Stats;
+  /**
+   * `'occupancy'`: a channel (or a seed face uid, `uid:<uid>`) got its first subscriber in the
+   * deployment (`channel.occupied`), or has had none for `vacateDelay` seconds
+   * (`channel.vacated`). The events of the webhook, told in the process that decides them: this
+   * one, or on Redis the one server elected to (docs/presence.md). A listener that throws is
+   * an uncaught exception, as with any EventEmitter.
+   */
+  on(event: 'occupancy', listener: (event: OccupancyEvent) => void): this;
+  once(event: 'occupancy', listener: (event: OccupancyEvent) => void): this;
+  off(event: 'occupancy', listener: (event: OccupancyEvent) => void): this;
   /** Answers every held request (503, streams end) and stops; idempotent. */
   close(): Promise<void>;
 }

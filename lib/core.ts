@@ -10,13 +10,13 @@ import type { PendingBytes } from './pending-bytes';
 import type { Registry } from './registry';
 import type { BatchInput, ImmediateReads, MessageInput, MessageStore, StoredMessage } from './stores/store';
 
-/** The result of a publish: the message and how many held responses were written. */
+/** The result of a publish: the message and how many held subscribers of the deployment it was written to. */
 export interface Published {
   readonly message: StoredMessage;
   readonly delivered: number;
 }
 
-/** The result of a batch publish: its messages in order, and the held responses written. */
+/** The result of a batch publish: its messages in order, and the held subscribers of the deployment written to. */
 export interface PublishedMany {
   readonly messages: readonly StoredMessage[];
   readonly delivered: number;
@@ -37,6 +37,8 @@ export interface Core {
   readonly closing: () => boolean;
   /** Unsent bytes of subscribers' connections, and the rules that cut them (--max-pending-bytes). */
   readonly pending: PendingBytes;
+  /** Subscribers of a channel held in the whole deployment (other processes' as last heard, at most 1 s old). */
+  subscribers(channel: string): number;
   publish(channel: string, input: MessageInput): Promise<Published>;
   /** Publishes every message in order, or none. */
   publishMany(inputs: readonly BatchInput[]): Promise<PublishedMany>;

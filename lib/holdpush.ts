@@ -19,6 +19,8 @@ import { createMemoryStore } from './stores/memory/store';
 import { type Stats, localFigures, opsRoutes, readStats } from './ops';
 import { type HoldpushOptions, checkOptionNames, resolveOptions } from './options';
 import { createPendingBytes } from './pending-bytes';
+import { createLocalCounts } from './presence/local-counts';
+import { createPresence } from './presence/presence';
 import { handleBatch } from './pub-batch';
 import { handlePub } from './publish';
 import { createRegistry } from './registry';
@@ -66,6 +68,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   const registry = createRegistry({
     onExpire: (hold) => answerTimeout(shared, hold),
     onChannelEmpty: (channel) => store.released(channel),
+    onChannelChange: (channel) => localCounts.touched(channel),
     resolution: Math.min(250, Math.max(10, (options.holdTimeout * 1000) / 20)),
   });
   const store = (storeFactory ?? createMemoryStore)({
@@ -83,6 +86,11 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   const deployment = store.deployment;
   // Memory budgets: unsent bytes, per stream and all together (lib/pending-bytes.ts).
   const pending = createPendingBytes({ limit: options.maxPendingBytes, streamLimit: Math.max(1024 * 1024, 16 * options.maxMessage) });
+  // Where every process shares its subscriber counts, a channel's subscribers are the deployment's.
+  const localCounts = createLocalCounts(registry.holders, registry.channels);
+  const sharedCounts = store.counts;
+  sharedCounts?.source(localCounts);
+  const elsewhere = (channel: string): number => sharedCounts?.others(channel) ?? 0;
   const fanOut = createBroadcast({
     registry,
     shared,
@@ -94,7 +102,9 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
   });
   const figures = () => localFigures(registry, published, fanOut.delivered);
   deployment?.report(figures);
-  const stats = (): Stats => readStats(started, store, figures(), deployment?.totals(), gate.counts(), pending);
+  const subscribers = (channel: string): number => registry.holders(channel) + elsewhere(channel);
+  const presence = createPresence({ options, local: localCounts, shared: sharedCounts, subscribers, held: registry.channels });
+  const stats = (): Stats => readStats(started, store, figures(), deployment?.totals(), gate.counts(), pending, presence.webhook());
   const unwatch = store.watch(fanOut.events);
   const keepaliveTimer = setInterval(fanOut.keepalive, options.keepalive * 1000);
   keepaliveTimer.unref();
@@ -111,16 +121,21 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     immediate: wakesInStep ? store.immediate : undefined,
     closing: () => closing,
     pending,
+    subscribers,
     async publish(channel, input) {
       const message = await store.append(channel, input);
       published += 1;
-      return { message, delivered: fanOut.deliveredTo(message) };
+      // This process's held subscribers were just written to (and long-polls let go): count
+      // those, plus the other processes' as last heard.
+      return { message, delivered: fanOut.deliveredTo(message) + elsewhere(channel) };
     },
     async publishMany(inputs) {
       const messages = await store.appendMany(inputs);
       published += messages.length;
       let delivered = 0;
-      for (const message of messages) delivered += fanOut.deliveredTo(message);
+      // As publish(): this process's held subscribers each message was written to, plus the
+      // other processes' on its channel as last heard.
+      for (const message of messages) delivered += fanOut.deliveredTo(message) + elsewhere(message.channel);
       return { messages, delivered };
     },
     idempotency: createIdempotencyGate(store.idempotency, options.idempotencyTtl * 1000),
@@ -151,7 +166,8 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
 
   const { publish, publishMany } = createEmbeddedPublish(core);
 
-  return {
+  const { emitter } = presence;
+  const holdpush: Holdpush = {
     options,
     handle,
     attach(server) {
@@ -169,6 +185,18 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     publish,
     publishMany,
     stats,
+    on(event, listener) {
+      emitter.on(event, listener);
+      return holdpush;
+    },
+    once(event, listener) {
+      emitter.once(event, listener);
+      return holdpush;
+    },
+    off(event, listener) {
+      emitter.off(event, listener);
+      return holdpush;
+    },
     close() {
       closed ??= (async () => {
         closing = true;
@@ -177,9 +205,11 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
         for (const hold of registry.drain()) answerShutdown(shared, hold);
         pending.clear();
         unwatch();
+        await presence.close();
         await store.close();
       })();
       return closed;
     },
   };
+  return holdpush;
 }

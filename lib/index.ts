@@ -10,6 +10,8 @@ export type { MemoryStoreOptions } from './stores/memory/store';
 export type { HoldpushOptions, FirstMessage, LogFormat } from './options';
 export { defaultOptions } from './options';
 export type { Stats } from './ops';
+export type { OccupancyEvent, OccupancyType } from './presence/occupancy';
+export type { WebhookFigures } from './webhooks/outbox';
 export { StoreUnavailableError, messageId } from './stores/store';
 export type { BatchInput, ChannelInfo, MessageInput, MessageStore, ReadResult, StoreEvents, StoreKind, StoreStats, StoredMessage } from './stores/store';
 export { signJwt, verifyJwt } from './jwt';

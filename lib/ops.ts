@@ -5,11 +5,15 @@ import type { Router } from './http/router';
 import type { PendingBytes } from './pending-bytes';
 import type { Registry } from './registry';
 import type { MessageStore, StoreKind } from './stores/store';
+import type { WebhookFigures } from './webhooks/outbox';
 
 /** The figures of `/stats` (docs/protocol.md, "Operations"). */
 export interface Stats {
   uptime: number;
+  /** Held subscribers of the whole deployment (other processes' as last heard, at most 1 s old). */
   held: { longpoll: number; stream: number; total: number };
+  /** This process's own figures. */
+  process: { held: { longpoll: number; stream: number; total: number } };
   channels: number;
   messages: { published: number; delivered: number; expired: number; evicted: number };
   bufferBytes: number;
@@ -20,6 +24,8 @@ export interface Stats {
   store: StoreKind;
   /** This process's questions to the app (`--auth-url`, `authorize`) and the answers it did not have to ask for. */
   auth: AuthCounts;
+  /** Occupancy webhook deliveries (of the deployment). */
+  webhook: WebhookFigures;
 }
 
 function metric(lines: string[], name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]): void {
@@ -31,9 +37,11 @@ function metric(lines: string[], name: string, type: 'counter' | 'gauge', help: 
 export function prometheus(stats: Stats): string {
   const lines: string[] = [];
   metric(lines, 'holdpush_uptime_seconds', 'gauge', 'Seconds since the server started.', [['', stats.uptime]]);
-  metric(lines, 'holdpush_held', 'gauge', 'Held subscriber connections by kind.', [
+  metric(lines, 'holdpush_held', 'gauge', 'Held subscriber connections by kind, in the deployment and in this process.', [
     ['{kind="longpoll"}', stats.held.longpoll],
     ['{kind="stream"}', stats.held.stream],
+    ['{kind="longpoll",scope="process"}', stats.process.held.longpoll],
+    ['{kind="stream",scope="process"}', stats.process.held.stream],
   ]);
   metric(lines, 'holdpush_channels', 'gauge', 'Channels alive.', [['', stats.channels]]);
   metric(lines, 'holdpush_messages_published_total', 'counter', 'Messages published.', [['', stats.messages.published]]);
@@ -52,6 +60,12 @@ export function prometheus(stats: Stats): string {
     ['{result="error"}', stats.auth.error],
   ]);
   metric(lines, 'holdpush_auth_cache_hits_total', 'counter', "Decisions of the app's given again without asking it (cached, or shared with a question on its way).", [['', stats.auth.cacheHits]]);
+  metric(lines, 'holdpush_webhook_deliveries_total', 'counter', 'Occupancy webhook deliveries answered 2xx.', [['', stats.webhook.deliveries]]);
+  metric(lines, 'holdpush_webhook_failures_total', 'counter', 'Occupancy webhook deliveries dropped: retried for 5 minutes, or the queue was full.', [
+    ['{reason="retries"}', stats.webhook.failures],
+    ['{reason="queue_full"}', stats.webhook.dropped],
+  ]);
+  metric(lines, 'holdpush_webhook_queue', 'gauge', 'Occupancy webhook deliveries waiting to be sent.', [['', stats.webhook.queue]]);
   return `${lines.join('\n')}\n`;
 }
 
@@ -68,11 +82,12 @@ export function localFigures(registry: Registry, published: number, delivered: n
 }
 
 /** `/stats`: the store's figures with this process's, or the whole cluster's when `totals` has them. */
-export function readStats(started: number, store: MessageStore, local: Figures, totals: Figures | undefined, auth: AuthCounts, pending: PendingBytes): Stats {
+export function readStats(started: number, store: MessageStore, local: Figures, totals: Figures | undefined, auth: AuthCounts, pending: PendingBytes, webhook: WebhookFigures): Stats {
   const storeStats = store.stats();
   return {
     uptime: Math.floor((Date.now() - started) / 1000),
     held: totals?.held ?? local.held,
+    process: { held: local.held },
     channels: storeStats.channels,
     messages: { published: totals?.published ?? local.published, delivered: totals?.delivered ?? local.delivered, expired: storeStats.expired, evicted: storeStats.evicted },
     bufferBytes: storeStats.bufferBytes,
@@ -80,6 +95,7 @@ export function readStats(started: number, store: MessageStore, local: Figures, 
     cut: { ...pending.cuts },
     store: store.kind,
     auth,
+    webhook,
   };
 }
 

@@ -98,6 +98,24 @@ export interface HoldpushOptions {
    * within it gets that answer again and publishes nothing. @defaultValue 300
    */
   idempotencyTtl: number;
+
+  // Telling the app when channels gain their first subscriber and lose their last (docs/presence.md).
+  /**
+   * Where occupancy events are POSTed (`http:` or `https:`), once per deployment; none without.
+   * @defaultValue undefined
+   */
+  webhookUrl: string | undefined;
+  /** Signs every delivery: `X-Holdpush-Signature: sha256=<HMAC of the body>` (16 characters at least). @defaultValue undefined */
+  webhookSecret: string | undefined;
+  /** Seconds a channel has had no subscriber anywhere before it is vacated. @defaultValue 5 */
+  vacateDelay: number;
+  /** Deliveries waiting at most; one more is dropped and counted. @defaultValue 1000 */
+  webhookQueue: number;
+  /**
+   * The unit of the retry schedule, in seconds: a failed delivery is tried again after 1, 2, 4 ...
+   * units, at most 60 apart, and given up 300 units after its first try. @defaultValue 1
+   */
+  webhookRetry: number;
 }
 
 export const defaultOptions: Readonly<HoldpushOptions> = {
@@ -125,6 +143,11 @@ export const defaultOptions: Readonly<HoldpushOptions> = {
   authCache: 10,
   authorize: undefined,
   idempotencyTtl: 300,
+  webhookUrl: undefined,
+  webhookSecret: undefined,
+  vacateDelay: 5,
+  webhookQueue: 1000,
+  webhookRetry: 1,
 };
 
 function positive(name: string, value: unknown, integer: boolean): number {
@@ -230,7 +253,30 @@ export function resolveOptions(given: Partial<HoldpushOptions> = {}): HoldpushOp
   if (typeof o.prefix !== 'string' || (o.prefix !== '' && (!o.prefix.startsWith('/') || o.prefix.endsWith('/')))) {
     throw new TypeError("prefix must be '' or start with '/' and not end with '/' (e.g. '/push')");
   }
+  checkOccupancy(o);
   return { ...o, publishAllow: [...o.publishAllow], trustProxy: [...o.trustProxy] };
+}
+
+/** Shortest webhook secret: an HMAC key a guess cannot find. */
+const SECRET_MIN = 16;
+
+function checkOccupancy(o: HoldpushOptions): void {
+  positive('vacateDelay', o.vacateDelay, false);
+  positive('webhookQueue', o.webhookQueue, true);
+  positive('webhookRetry', o.webhookRetry, false);
+  if (o.webhookUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = typeof o.webhookUrl === 'string' ? new URL(o.webhookUrl) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new TypeError(`webhookUrl must be an http:// or https:// URL, got ${echo(String(o.webhookUrl))}`);
+  }
+  if (o.webhookSecret !== undefined) {
+    if (typeof o.webhookSecret !== 'string' || o.webhookSecret.length < SECRET_MIN) throw new TypeError(`webhookSecret must be a string of at least ${SECRET_MIN} characters`);
+    if (o.webhookUrl === undefined) throw new TypeError('webhookSecret signs webhook deliveries: it needs webhookUrl');
+  }
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -25,7 +25,7 @@ export function consumedText(read: BodyResult): string {
   return `a body parser of the app read this request before holdpush and ${what}: mount holdpush before the body parser`;
 }
 
-function sendInfo(core: Core, req: IncomingMessage, res: ServerResponse, status: number, channel: string, info: ChannelInfo | null, subscribers = core.registry.holders(channel)): void {
+function sendInfo(core: Core, req: IncomingMessage, res: ServerResponse, status: number, channel: string, info: ChannelInfo | null, subscribers = core.subscribers(channel)): void {
   writeAnswer(core, res, infoAnswer(req, status, info, subscribers), false);
 }
 
@@ -61,13 +61,13 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
   const { store } = core;
   if (req.method === 'GET' || req.method === 'HEAD') {
     const info = await store.info(channel);
-    if (info === null && core.registry.holders(channel) === 0) core.error(res, 404, 'not_found', `no channel ${channel}`);
+    if (info === null && core.subscribers(channel) === 0) core.error(res, 404, 'not_found', `no channel ${channel}`);
     else sendInfo(core, req, res, 200, channel, info);
     return;
   }
   if (req.method === 'DELETE') {
     const info = await store.info(channel);
-    const held = core.registry.holders(channel);
+    const held = core.subscribers(channel);
     if (!(await store.delete(channel)) && held === 0) {
       core.error(res, 404, 'not_found', `no channel ${channel}`);
       return;
@@ -94,6 +94,6 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
   const input = { data: read.body, contentType: req.headers['content-type'] || 'text/plain; charset=utf-8', event };
   await answerOnce(core, res, key.key, () => ({ route: 'pub', messages: [{ channel, ...input }] }), async () => {
     const { delivered } = await core.publish(channel, input);
-    return infoAnswer(req, delivered > 0 ? 201 : 202, await store.info(channel), core.registry.holders(channel));
+    return infoAnswer(req, delivered > 0 ? 201 : 202, await store.info(channel), core.subscribers(channel));
   });
 }

@@ -42,6 +42,8 @@ export interface RegistryOptions {
   onExpire(hold: Hold): void;
   /** Called when the last hold on a channel left. */
   onChannelEmpty(channel: string): void;
+  /** Called for each channel of a hold that was added or left (its holders changed). */
+  onChannelChange?(channel: string): void;
   /** Deadline resolution in ms: one timer for all holds, ticking this often while any wait. */
   resolution: number;
 }
@@ -70,6 +72,8 @@ export interface Registry {
   confirmed(hold: Hold, head: string, more: boolean): void;
   /** Holders of one channel now. */
   holders(channel: string): number;
+  /** The channels held now. */
+  channels(): IterableIterator<string>;
   /** Every open stream (keepalives walk them). */
   eachStream(visit: (hold: Hold) => void): void;
   /** Releases and returns every hold (shutdown). */
@@ -85,7 +89,7 @@ export interface Registry {
 export function createRegistry(options: RegistryOptions): Registry {
   /** The hold's changeable fields (readonly to everyone else). */
   const state = (hold: Hold): HoldState => hold;
-  const { onExpire, onChannelEmpty, resolution } = options;
+  const { onExpire, onChannelEmpty, onChannelChange, resolution } = options;
   const byChannel = new Map<string, Set<Hold>>();
   const streams = new Set<Hold>();
   const deadlines = createDeadlines<Hold>(resolution, (hold) => {
@@ -123,6 +127,7 @@ export function createRegistry(options: RegistryOptions): Registry {
         byChannel.set(channel, set);
       }
       set.add(hold);
+      onChannelChange?.(channel);
     }
     size += 1;
     if (hold.mode === 'stream') {
@@ -160,6 +165,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       const set = byChannel.get(channel);
       if (set === undefined) continue;
       set.delete(hold);
+      onChannelChange?.(channel);
       if (set.size === 0) {
         byChannel.delete(channel);
         onChannelEmpty(channel);
@@ -201,6 +207,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       if (!more && !hold.raced) changed.pending = false;
     },
     holders: (channel) => byChannel.get(channel)?.size ?? 0,
+    channels: () => byChannel.keys(),
     eachStream(visit) {
       for (const hold of streams) visit(hold);
     },

@@ -348,7 +348,7 @@ describe('two holdpush servers on one Redis', { timeout: 30000 }, () => {
 
   /** Subscribers held on a server (its /stats). */
   async function heldOn(server: Server): Promise<number> {
-    return ((await request(`${server.url}/stats`)).json() as { held: { total: number } }).held.total;
+    return ((await request(`${server.url}/stats`)).json() as { process: { held: { total: number } } }).process.held.total;
   }
 
   async function startHoldpush(url: string, prefix: string, overrides: Partial<RedisStoreOptions> = {}): Promise<Server> {
@@ -379,8 +379,10 @@ describe('two holdpush servers on one Redis', { timeout: 30000 }, () => {
       const stream = openStream(`${b.url}/sub/x`);
       await stream.waitFor(':');
       await waitFor(async () => (await heldOn(b)) === 3, 5000, 'three subscribers held on B');
+      // A counts B's subscribers once B's presence tick has shared them: then A's publish is a 201.
+      await waitFor(async () => ((await request(`${a.url}/pub/x`, { headers: { Accept: 'application/json' } })).json() as { subscribers: number }).subscribers === 3, 5000, "A to count B's three subscribers");
       const published = await request(`${a.url}/pub/x`, { method: 'POST', body: 'hello', headers: { 'Content-Type': 'text/plain' } });
-      assert.equal(published.status, 202);
+      assert.equal(published.status, 201);
       const reply = await polled;
       assert.equal(reply.status, 200);
       assert.equal(reply.text, 'hello');

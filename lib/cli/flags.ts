@@ -57,6 +57,11 @@ const FLAGS: Record<string, Flag> = {
   log: { key: 'log', kind: 'choice', choices: ['text', 'json', 'off'], help: 'request log format' },
   'fast-wire': { key: 'fastWire', kind: 'boolean', help: "true: answers leave as one prebuilt head; false: node:http's writeHead" },
   'idempotency-ttl': { key: 'idempotencyTtl', kind: 'duration', help: 'seconds the answer to a publish with an Idempotency-Key is replayed' },
+  // Occupancy (docs/presence.md): checked with the other options (lib/options.ts).
+  'webhook-url': { key: 'webhookUrl', kind: 'text', help: 'POST channel.occupied/channel.vacated events here (http or https)' },
+  'webhook-secret': { key: 'webhookSecret', kind: 'text', help: 'sign deliveries: X-Holdpush-Signature: sha256=<HMAC> (16+ characters)' },
+  'vacate-delay': { key: 'vacateDelay', kind: 'duration', help: 'seconds a channel has no subscriber anywhere before it is vacated' },
+  'webhook-queue': { key: 'webhookQueue', kind: 'count', help: 'deliveries waiting at most (more are dropped and counted)' },
 };
 
 export const cliDefaults: Readonly<CliConfig> = (() => {

@@ -4,7 +4,8 @@ import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { runCluster, workerCount } from './cluster';
 import { createClusterStore } from '../stores/cluster/worker';
-import { type CliConfig, ConfigError, helpText, parseCli, versionText } from './flags';
+import { type CliConfig, ConfigError, cliDefaults, helpText, parseCli, versionText } from './flags';
+import { resolveOptions } from '../options';
 import type { StoreFactory } from '../holdpush';
 import { createHoldpushServer } from '../http/http-server';
 import { loadRedis } from '../stores/redis/client';
@@ -13,6 +14,11 @@ import { createRedisStore } from '../stores/redis/store';
 function fail(message: string): never {
   process.stderr.write(`holdpush: ${message}\n`);
   process.exit(2);
+}
+
+/** An option's TypeError in the words of the command line: `webhookUrl` is `--webhook-url`. */
+function asFlags(message: string): string {
+  return message.replace(/\b[a-z]+(?:[A-Z][a-z]*)+\b/g, (name) => (name in cliDefaults ? `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : name));
 }
 
 function readConfig(): CliConfig {
@@ -43,7 +49,7 @@ function start(config: CliConfig): void {
   try {
     running = createHoldpushServer({ ...options, store: storeFactory(config) });
   } catch (error) {
-    if (error instanceof TypeError) fail(error.message);
+    if (error instanceof TypeError) fail(asFlags(error.message));
     throw error;
   }
   const { server, holdpush } = running;
@@ -86,13 +92,25 @@ function main(config: CliConfig): void {
       fail((error as Error).message);
     }
   }
+  const { port: _port, host: _host, workers: _workers, redis: _redis, ...options } = config;
+  try {
+    // Checked before any worker starts, so that a bad value is one line and status 2, not a worker dying.
+    resolveOptions(options);
+  } catch (error) {
+    if (error instanceof TypeError) fail(asFlags(error.message));
+    throw error;
+  }
   const workers = workerCount(config.workers);
   if (workers > 1 && cluster.isPrimary) {
     if (config.log !== 'off') process.stdout.write(`holdpush: primary ${process.pid} starting ${workers} workers\n`);
     const running = runCluster({
       workers,
       // With --redis the workers share Redis; otherwise the primary keeps the one sequence.
-      sequencer: config.redis === undefined ? { buffer: config.buffer, messageTtl: config.messageTtl, maxChannels: config.maxChannels, maxBufferBytes: config.maxBufferBytes } : undefined,
+      // The primary decides occupancy for its workers (with --redis, the servers elect one).
+      sequencer:
+        config.redis === undefined
+          ? { buffer: config.buffer, messageTtl: config.messageTtl, maxChannels: config.maxChannels, maxBufferBytes: config.maxBufferBytes, occupancy: config.webhookUrl === undefined ? undefined : config }
+          : undefined,
       shutdownTimeout: config.shutdownTimeout,
     });
     void running.done.then((status) => process.exit(status));

@@ -4,9 +4,10 @@
  * One interface for every deployment (one process, a cluster's primary, Redis). Positions are
  * cursor tokens the store issued; it alone can compare them, so callers treat them as opaque.
  * What a store can do beyond the common methods it says by its capabilities (`immediate`,
- * `wakesInStep`, `deployment`); the core asks those, never the store's `kind`.
+ * `wakesInStep`, `deployment`, `counts`); the core asks those, never the store's `kind`.
  */
 import type { IdempotencyLedger } from '../idempotency/ledger';
+import type { SharedCounts } from '../presence/shared';
 import type { DeploymentFigures } from './figures';
 
 /** What every store is made with: its limits, and whether this process holds a channel now. */
@@ -120,6 +121,8 @@ export interface MessageStore {
    * refuses it (413) before it reaches `append`, which would reject it with a RangeError.
    */
   readonly bufferBudget?: number;
+  /** Present when the processes sharing the store share their subscriber counts per channel. */
+  readonly counts?: SharedCounts;
   /** Appends and tells every watcher before the returned promise settles (for local watchers). */
   append(channel: string, input: MessageInput): Promise<StoredMessage>;
   /**

@@ -3,7 +3,8 @@
  * and supervises; each worker serves HTTP on the shared port with the cluster store.
  *
  * Environment: HP_PORT (required), HP_WORKERS (2), HP_BUFFER (1000), HP_HOLD (hold timeout, 5),
- * HP_IDEMPOTENCY_TTL (300).
+ * HP_IDEMPOTENCY_TTL (300); with HP_WEBHOOK_URL (and HP_WEBHOOK_SECRET, HP_VACATE seconds, 5) the
+ * primary sends occupancy events.
  * Besides holdpush's routes, each worker answers `GET /_worker` with
  * `{"pid": n, "totals": <the cluster's summed figures>}` so that tests can tell workers apart.
  */
@@ -17,9 +18,14 @@ const workers = Number(process.env.HP_WORKERS ?? 2);
 const buffer = Number(process.env.HP_BUFFER ?? 1000);
 const holdTimeout = Number(process.env.HP_HOLD ?? 5);
 const idempotencyTtl = Number(process.env.HP_IDEMPOTENCY_TTL ?? 300);
+const webhookUrl = process.env.HP_WEBHOOK_URL;
+const occupancy =
+  webhookUrl === undefined
+    ? undefined
+    : { webhookUrl, webhookSecret: process.env.HP_WEBHOOK_SECRET, vacateDelay: Number(process.env.HP_VACATE ?? 5), webhookRetry: 1, webhookQueue: 1000 };
 
 if (cluster.isPrimary) {
-  const running = runCluster({ workers, sequencer: { buffer, messageTtl: 3600, maxChannels: 1000 }, shutdownTimeout: 2, restartDelay: 50 });
+  const running = runCluster({ workers, sequencer: { buffer, messageTtl: 3600, maxChannels: 1000, occupancy }, shutdownTimeout: 2, restartDelay: 50 });
   void running.done.then((status) => {
     process.stdout.write('primary: done\n');
     process.exit(status);

@@ -1,8 +1,11 @@
 /** The cluster's primary: one sequencer (a memory store) for every worker, served over IPC. */
 import { IdempotencyCache } from '../../idempotency/cache';
+import { type AnnounceOptions, createAnnouncer } from '../../presence/announcer';
+import { NO_WEBHOOK_FIGURES, createMemoryOutbox } from '../../webhooks/outbox';
 import { type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { createMemoryStore } from '../memory/store';
 import { type MessageStore, type StoreLimits, StoreUnavailableError } from '../store';
+import { CountTable } from './counts';
 import { HoldTable } from './holds';
 import { type Call, type PrimaryMessage, type WireMessage, isWorkerMessage, toBuffer, toWire } from './protocol';
 
@@ -21,6 +24,13 @@ export interface ClusterPrimaryOptions extends Omit<StoreLimits, 'isHeld'> {
   maxBufferBytes?: number;
   /** Milliseconds between figures pushed to every worker. @defaultValue 500 */
   statsInterval?: number;
+  /** With it, the primary decides occupancy for the cluster (its counts are every worker's) and sends the webhook. */
+  occupancy?: PrimaryOccupancy;
+}
+
+export interface PrimaryOccupancy extends AnnounceOptions {
+  /** Deliveries waiting at most. */
+  readonly webhookQueue: number;
 }
 
 export interface ClusterPrimary {
@@ -32,6 +42,8 @@ export interface ClusterPrimary {
   detach(workerId: number): void;
   /** Sums of the last reports of the attached workers. */
   totals(): DeploymentTotals;
+  /** Subscribers per channel in every worker, as last reported. */
+  readonly counts: CountTable;
   close(): Promise<void>;
 }
 
@@ -48,6 +60,28 @@ interface Attached {
  */
 export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPrimary {
   const holds = new HoldTable();
+  const counts = new CountTable();
+  /** Channels whose totals changed since the announcer last looked. */
+  const changed = new Set<string>();
+  const occupancy = options.occupancy;
+  const outbox = occupancy === undefined ? undefined : createMemoryOutbox(occupancy.webhookQueue);
+  const announcer =
+    occupancy === undefined || outbox === undefined
+      ? undefined
+      : createAnnouncer({
+          options: occupancy,
+          count: (channel) => counts.total(channel),
+          changed() {
+            const list = [...changed];
+            changed.clear();
+            return list;
+          },
+          present: () => [...counts.all()].map(([channel]) => channel),
+          outbox,
+          // No app runs in the primary: the webhook is the only listener.
+          emit: () => undefined,
+        });
+  announcer?.start();
   const workers = new Map<number, Attached>();
   /** The cluster's idempotency keys: the primary decides for every worker. */
   const keys = new IdempotencyCache();
@@ -141,9 +175,19 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
     return sumFigures(reports);
   }
 
+  /** Tells every worker but `except` how many subscribers the others have on `channels` now. */
+  function relayCounts(channels: readonly string[], except: number): void {
+    if (channels.length === 0) return;
+    if (announcer !== undefined) for (const channel of channels) changed.add(channel);
+    for (const [id, { link }] of workers) {
+      if (id !== except) send(link, { hp: 'others', counts: channels.map((channel) => [channel, counts.others(id, channel)]) });
+    }
+  }
+
   function pushStats(): void {
     const storeStats = store.stats();
-    for (const [id, { link }] of workers) send(link, { hp: 'stats', store: storeStats, others: totals(id) });
+    const webhook = outbox?.figures() ?? NO_WEBHOOK_FIGURES;
+    for (const [id, { link }] of workers) send(link, { hp: 'stats', store: storeStats, others: totals(id), webhook });
   }
   const statsTimer = setInterval(pushStats, options.statsInterval ?? 500);
   statsTimer.unref();
@@ -168,7 +212,10 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
       case 'report': {
         const worker = workers.get(link.id);
         if (worker !== undefined) worker.figures = message.figures;
+        return;
       }
+      case 'counts':
+        if (workers.has(link.id)) relayCounts(counts.set(link.id, message.counts), link.id);
     }
   }
 
@@ -179,6 +226,7 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
     letGo(holds.releaseAll(workerId));
     keys.abandon(workerId);
     workers.delete(workerId);
+    relayCounts(counts.drop(workerId), workerId);
   }
 
   return {
@@ -192,13 +240,17 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
         link.removeListener('message', primaryOnWorkerMessage);
       };
       workers.set(link.id, { link, figures: NO_FIGURES, off });
-      send(link, { hp: 'stats', store: store.stats(), others: totals(link.id) });
+      send(link, { hp: 'stats', store: store.stats(), others: totals(link.id), webhook: outbox?.figures() ?? NO_WEBHOOK_FIGURES });
+      const known = [...counts.all()];
+      if (known.length > 0) send(link, { hp: 'others', counts: known });
       return () => detach(link.id);
     },
     detach,
     totals: () => totals(),
+    counts,
     async close() {
       clearInterval(statsTimer);
+      await announcer?.close();
       for (const id of [...workers.keys()]) detach(id);
       keys.clear();
       await store.close();

@@ -1,5 +1,6 @@
 /** The cluster store's IPC protocol between a worker and the primary: the messages as types, and their checks. */
 import { type IdempotentAnswer, isIdempotentAnswer } from '../../idempotency/ledger';
+import type { WebhookFigures } from '../../webhooks/outbox';
 import type { DeploymentTotals, ProcessFigures } from '../figures';
 import type { ChannelInfo, StoreStats, StoredMessage } from '../store';
 
@@ -59,7 +60,9 @@ export type WorkerMessage =
   /** This worker holds these channels no more. */
   | { hp: 'release'; channels: string[] }
   /** This worker's own figures, for /stats. */
-  | { hp: 'report'; figures: ProcessFigures };
+  | { hp: 'report'; figures: ProcessFigures }
+  /** This worker's subscriber counts that changed since its last report (0: none any more). */
+  | { hp: 'counts'; counts: [channel: string, count: number][] };
 
 export type PrimaryMessage =
   | { hp: 'res'; id: number; ok: true; value: unknown }
@@ -68,8 +71,10 @@ export type PrimaryMessage =
   /** The messages of one batch, in order: one IPC message however many there are. */
   | { hp: 'msgs'; messages: WireMessage[] }
   | { hp: 'del'; channel: string }
-  /** The sequencer's figures, and the sums of every other worker's last report. */
-  | { hp: 'stats'; store: StoreStats; others: DeploymentTotals };
+  /** The sequencer's figures, the sums of every other worker's last report, and the webhook's. */
+  | { hp: 'stats'; store: StoreStats; others: DeploymentTotals; webhook: WebhookFigures }
+  /** Subscribers of these channels in every other worker, as last reported. */
+  | { hp: 'others'; counts: [channel: string, count: number][] };
 
 export function toWire(message: StoredMessage): WireMessage {
   return { channel: message.channel, token: message.token, id: message.id, time: message.time, contentType: message.contentType, event: message.event, data: message.data };
@@ -97,6 +102,8 @@ export const isBoolean = (value: unknown): value is boolean => typeof value === 
 const isNumber = (value: unknown): value is number => typeof value === 'number';
 const isOptionalString = (value: unknown): value is string | undefined => value === undefined || isString(value);
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
+const isCounts = (value: unknown): value is [string, number][] =>
+  Array.isArray(value) && value.every((pair: unknown) => Array.isArray(pair) && pair.length === 2 && isString(pair[0]) && Number.isSafeInteger(pair[1]) && (pair[1] as number) >= 0);
 
 function hasNumbers(value: unknown, names: readonly string[]): value is Fields {
   return isObject(value) && names.every((name) => isNumber(value[name]));
@@ -179,6 +186,8 @@ export function isWorkerMessage(value: unknown): value is WorkerMessage {
       return isStrings(value.channels);
     case 'report':
       return isFigures(value.figures);
+    case 'counts':
+      return isCounts(value.counts);
     default:
       return false;
   }
@@ -201,7 +210,9 @@ export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
     case 'del':
       return isString(value.channel);
     case 'stats':
-      return isStats(value.store) && isTotals(value.others);
+      return isStats(value.store) && isTotals(value.others) && hasNumbers(value.webhook, ['deliveries', 'failures', 'dropped', 'queue']);
+    case 'others':
+      return isCounts(value.counts);
     default:
       return false;
   }

@@ -1,5 +1,8 @@
 /** A cluster worker's store: forwards every call to the primary's sequencer and hears its messages and deletions. */
 import { isClaim } from '../../idempotency/ledger';
+import type { LocalCounts } from '../../presence/local-counts';
+import type { SharedCounts } from '../../presence/shared';
+import type { WebhookFigures } from '../../webhooks/outbox';
 import { type DeploymentFigures, type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { followsPosition } from '../memory/tokens';
 import { RecentMessages } from '../recent';
@@ -43,6 +46,8 @@ export interface ClusterStore extends MessageStore {
    * plus this worker's own, fresh.
    */
   readonly deployment: DeploymentFigures;
+  /** Subscribers of the other workers, as the primary last relayed them (at most `reportInterval` old, plus the IPC hop). */
+  readonly counts: SharedCounts;
 }
 
 /**
@@ -66,8 +71,13 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
   let closed = false;
   let storeStats: StoreStats = { channels: 0, bufferBytes: 0, expired: 0, evicted: 0 };
   /** The other workers' sums, as the primary last sent them. */
-  let others: DeploymentTotals | undefined;
+  let otherFigures: DeploymentTotals | undefined;
   let figures: (() => ProcessFigures) | undefined;
+  let local: LocalCounts | undefined;
+  /** The webhook's figures, as the primary (which sends them) last told. */
+  let webhook: WebhookFigures | undefined;
+  /** Subscribers per channel in the other workers. */
+  const others = new Map<string, number>();
 
   function post(message: WorkerMessage): boolean {
     if (link.send === undefined || link.connected === false) return false;
@@ -103,7 +113,14 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
         return;
       case 'stats':
         storeStats = message.store;
-        others = message.others;
+        otherFigures = message.others;
+        webhook = message.webhook;
+        return;
+      case 'others':
+        for (const [channel, count] of message.counts) {
+          if (count > 0) others.set(channel, count);
+          else others.delete(channel);
+        }
     }
   }
 
@@ -131,6 +148,8 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
     }
     if (gone.length > 0) post({ hp: 'release', channels: gone });
     if (figures !== undefined) post({ hp: 'report', figures: figures() });
+    const changed = local?.take();
+    if (changed !== undefined && changed.size > 0) post({ hp: 'counts', counts: [...changed] });
   }
   const tickTimer = setInterval(tick, options.reportInterval ?? 500);
   tickTimer.unref();
@@ -177,13 +196,25 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
       report(source) {
         figures = source;
       },
-      totals: () => (others === undefined ? undefined : sumFigures([others, figures?.() ?? NO_FIGURES])),
+      totals: () => (otherFigures === undefined ? undefined : sumFigures([otherFigures, figures?.() ?? NO_FIGURES])),
+    },
+    counts: {
+      source(counts) {
+        local = counts;
+        counts.start();
+      },
+      others: (channel) => others.get(channel) ?? 0,
+      channels: () => others.keys(),
+      webhook: () => webhook,
     },
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(tickTimer);
       if (holds.size > 0) post({ hp: 'release', channels: [...holds] });
+      // The holds were answered before the store closes: the primary hears they are gone.
+      const gone = local?.take();
+      if (gone !== undefined && gone.size > 0) post({ hp: 'counts', counts: [...gone] });
       holds.clear();
       link.removeListener('message', workerOnPrimaryMessage);
       link.removeListener('disconnect', workerOnDisconnect);

@@ -9,6 +9,7 @@ import { RedisConnection } from './connection';
 import { RedisFullError } from './full';
 import { createRedisLedger } from './idempotency';
 import { EventOrder } from './order';
+import { type RedisPresence, createRedisPresence } from './presence';
 import { Resync } from './resync';
 import { SCRIPTS } from './scripts';
 import { Upkeep } from './upkeep';
@@ -29,6 +30,9 @@ export interface RedisStoreOptions extends StoreLimits {
 
 export interface RedisStore extends MessageStore {
   readonly kind: 'redis';
+  /** Figures and subscriber counts of every server on this Redis (presence.ts). */
+  readonly deployment: RedisPresence['deployment'];
+  readonly counts: RedisPresence['counts'];
   /** Resolves once both connections are up and the event stream is subscribed. */
   ready(): Promise<void>;
 }
@@ -55,6 +59,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     prefix,
   });
   const run = connection.run.bind(connection);
+  const presence = createRedisPresence({ run, ready: () => connection.client.isReady });
   const watchers = new Watchers();
   const order = new EventOrder(watchers);
   /** Channels a subscriber of this process asked for (kept alive in Redis while held). */
@@ -167,6 +172,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     },
     watch: (events) => watchers.add(events),
     stats: () => upkeep.stats,
+    deployment: presence.deployment,
+    counts: presence.counts,
     async ready() {
       await connection.withTimeout(started);
     },
@@ -174,6 +181,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       if (closed) return;
       closed = true;
       upkeep.stop();
+      await presence.close();
       order.close();
       watchers.clear();
       await connection.close();
