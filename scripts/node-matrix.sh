@@ -34,7 +34,7 @@ case "$(uname -m)" in
 esac
 
 # Browser tests and the benchmark: once, on the machine's Node (npm test), never here.
-once_only='^test/(browser|nchan-subscriber|bench)\.test\.ts$'
+once_only='^test/(browser|client-module|client-share|nchan-subscriber|bench)\.test\.ts$'
 if [ -n "${NODE_MATRIX_TESTS:-}" ]; then
   read -r -a files <<<"$NODE_MATRIX_TESTS"
 else

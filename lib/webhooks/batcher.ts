@@ -32,7 +32,8 @@ export function createBatcher(flush: (events: OccupancyEvent[]) => void): Batche
       if (events.length >= BATCH_EVENTS) hand();
       else if (timer === undefined) {
         timer = setTimeout(hand, BATCH_WAIT);
-        timer.unref();
+        // Optional: node:test's mock timers on Node 18 (the batcher's unit test) have no unref().
+        timer.unref?.();
       }
     },
     flush: hand,
