@@ -46,7 +46,8 @@ export interface PendingBytes {
  * own; nothing is lost.
  *
  * Cheap on the hot path: after a write, only a connection that must wait for 'drain' (its
- * unsent bytes reached the socket's high-water mark: 16 KiB, 64 KiB from Node 22) is tracked,
+ * unsent bytes, its response's included, reached the high-water mark: 16 KiB, 64 KiB from
+ * Node 22) is tracked,
  * with the count seen then, until its 'drain' or 'close'; below that mark a connection holds
  * little, as with any stream. The sum moves as those counts do, and the budget is looked at
  * after a fan-out, not per write. The counts seen at a write include what node:http holds
@@ -91,9 +92,12 @@ export function createPendingBytes(options: PendingBytesOptions): PendingBytes {
       cuts.slowReader += 1;
       return;
     }
+    // The response's count, which includes its socket's: from Node 24 a response keeps what it
+    // is given within a turn of the event loop itself (corked) and hands it to its socket on
+    // the next, so right after a write the socket may show nothing of it unsent.
     const socket = res.req.socket;
-    if (!socket.writableNeedDrain) return;
-    const now = socket.writableLength;
+    if (!res.writableNeedDrain && !socket.writableNeedDrain) return;
+    const now = res.writableLength;
     const known = tracked.get(socket);
     if (known === undefined) {
       socket.on('drain', socketOnDrain);
