@@ -4,10 +4,10 @@
  * zero and every channel is forgotten; the heap after the last cycle stays near the first.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, type ClientRequest, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { type ChildServer, startChildServer } from './support/child-server';
 import { request } from './support/http';
 import { eventually } from './support/wait';
 
@@ -28,33 +28,13 @@ interface Memory {
 }
 
 describe('soak: 2,000 clients holding and dropping, cycle after cycle', () => {
-  let child: ChildProcess;
+  let server: ChildServer;
   let base: string;
   before(async () => {
-    child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(__dirname, 'support', 'soak-server.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`the soak server did not start: ${out}`)), 15_000);
-      child.stdout?.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const line = /\{"port":(\d+)\}/.exec(out);
-        if (line) {
-          clearTimeout(timer);
-          resolve(Number(line[1]));
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`the soak server exited (${code}): ${out}`)));
-    });
-    base = `http://127.0.0.1:${port}`;
+    server = await startChildServer(join(__dirname, 'support', 'soak-server.ts'), ['--expose-gc']);
+    base = `http://127.0.0.1:${server.port}`;
   });
-  after(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.stdin?.end();
-    const force = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(force);
-  });
+  after(() => server.stop(3000));
 
   async function memory(): Promise<Memory> {
     return (await request(`${base}/__soak/memory`)).json() as Memory;

@@ -2,10 +2,10 @@
  * The server of the memory-budget tests, in its own process so that its RSS is its own. Its
  * options come as JSON in argv[2]. It prints `{"port": n}` once listening, answers
  * `GET /__budget/closed` with the client ports of the connections closed so far (in the order
- * they closed), and exits when its standard input closes (so it never outlives the test).
+ * they closed), and stops with the test (child-server.ts).
  */
-import type { AddressInfo } from 'node:net';
 import { createHoldpushServer } from '../../lib/index';
+import { serveAsChild } from './child-server';
 
 const { server, holdpush } = createHoldpushServer({ log: 'off', ...(JSON.parse(process.argv[2] ?? '{}') as object) });
 
@@ -22,18 +22,4 @@ server.on('request', (req, res) => {
   res.end(body);
 });
 
-function stop(): void {
-  holdpush.close().finally(() => {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
-  });
-  setTimeout(() => process.exit(0), 2000).unref();
-}
-
-process.stdin.on('end', stop);
-process.stdin.resume();
-process.on('SIGTERM', stop);
-
-server.listen({ port: 0, host: '127.0.0.1', backlog: 1024 }, () => {
-  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
-});
+serveAsChild(server, holdpush, 1024);

@@ -2,10 +2,10 @@
  * Helpers of the memory-budget tests: the server in a process of its own (budget-server.ts)
  * with its RSS read from /proc, and EventSource readers that read, or stop reading, on demand.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import { startChildServer } from './child-server';
 import { request, until } from './http';
 
 export const MiB = 1024 * 1024;
@@ -48,24 +48,7 @@ export function rssOf(pid: number): number {
  * RSS bounds of these tests are about the latter.
  */
 export async function startBudgetServer(options: Record<string, unknown>): Promise<BudgetServer> {
-  const node = ['--max-semi-space-size=16', '--import', 'tsx'];
-  const child: ChildProcess = spawn(process.execPath, [...node, join(__dirname, 'budget-server.ts'), JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`the budget server did not start: ${out}`)), 15_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = /\{"port":(\d+)\}/.exec(out);
-      if (line) {
-        clearTimeout(timer);
-        resolve(Number(line[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the budget server exited (${code}): ${out}`));
-    });
-  });
+  const { child, port, stop } = await startChildServer(join(__dirname, 'budget-server.ts'), ['--max-semi-space-size=16'], [JSON.stringify(options)]);
   const url = `http://127.0.0.1:${port}`;
   const pid = child.pid as number;
   return {
@@ -76,14 +59,7 @@ export async function startBudgetServer(options: Record<string, unknown>): Promi
     stats: async () => (await request(`${url}/stats`)).json() as BudgetStats,
     closed: async () => (await request(`${url}/__budget/closed`)).json() as number[],
     alive: () => child.exitCode === null && child.signalCode === null,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.stdin?.end();
-      const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(force);
-    },
+    stop: () => stop(),
   };
 }
 

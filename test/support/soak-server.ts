@@ -2,10 +2,10 @@
  * The server of test/soak.test.ts, in its own process (started with `node --expose-gc`), so
  * its heap is measured alone. It prints `{"port": n}` once listening, answers
  * `GET /__soak/memory` (after a full GC) with its memory, stats and open connections, and
- * exits when its standard input closes (so it never outlives the test).
+ * stops with the test (child-server.ts).
  */
-import type { AddressInfo } from 'node:net';
 import { createHoldpushServer } from '../../lib/index';
+import { serveAsChild } from './child-server';
 
 const { server, holdpush } = createHoldpushServer({
   log: 'off',
@@ -27,18 +27,4 @@ server.on('request', (req, res) => {
   });
 });
 
-function stop(): void {
-  holdpush.close().finally(() => {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
-  });
-  setTimeout(() => process.exit(0), 2000).unref();
-}
-
-process.stdin.on('end', stop);
-process.stdin.resume();
-process.on('SIGTERM', stop);
-
-server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
-  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
-});
+serveAsChild(server, holdpush, 4096);
