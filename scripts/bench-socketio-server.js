@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 'use strict';
 // Socket.IO for `npm run bench -- --vs socketio`: its long-polling transport only, one process,
-// the in-memory adapter, default ping settings. A subscriber names its channel in the handshake
+// the in-memory adapter, default ping settings (the bench's; a test shortens them to see pings
+// answered). A subscriber names its channel in the handshake
 // query and joins the room of that name; a publish is an HTTP request to the same server.
 // Only for the benchmark; it listens on 127.0.0.1 by default.
 //
-//   node scripts/bench-socketio-server.js [--port 0] [--host 127.0.0.1]
+//   node scripts/bench-socketio-server.js [--port 0] [--host 127.0.0.1] [--ping-interval 25000]
+//        [--ping-timeout 20000]
 //   /socket.io/?EIO=4&transport=polling&channel=<ch>   Engine.IO v4 / Socket.IO v5 polling
 //   POST /pub/<ch>   io.to(ch).emit('message', body); 201 if the room has anyone, else 202
-//   GET  /pub/<ch>   {"subscribers": n}: sockets of the room whose poll is held right now
+//   GET  /pub/<ch>   {"subscribers": n, "sockets": m}: n sockets of the room have their poll
+//                    held right now, of m in it
 const http = require('node:http');
 const { Server } = require('socket.io');
 
@@ -33,7 +36,7 @@ const server = http.createServer((req, res) => {
   const room = nsp.adapter.rooms.get(ch);
   if (req.method === 'GET') {
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ subscribers: held(room) }));
+    res.end(JSON.stringify({ subscribers: held(room), sockets: room ? room.size : 0 }));
     return;
   }
   const chunks = [];
@@ -46,7 +49,9 @@ const server = http.createServer((req, res) => {
   });
 });
 
-const io = new Server(server, { transports: ['polling'], serveClient: false });
+const pingInterval = Number(arg('--ping-interval', '25000'));
+const pingTimeout = Number(arg('--ping-timeout', '20000'));
+const io = new Server(server, { transports: ['polling'], serveClient: false, pingInterval, pingTimeout });
 const nsp = io.of('/');
 
 io.on('connection', (socket) => {
