@@ -9,7 +9,7 @@
 //   GET  <subPath>&sid=<sid>         a poll: held until packets are queued, then every packet
 //                                    queued since the last poll, separated by \x1e
 //   POST ...  3                      the answer to a ping (2), before the next poll
-//   POST ...  1                      close, when the job ends with no poll held
+//   POST ...  1                      close, when the job ends (behind a held poll, if any)
 // A message is 42["message","<body>"]: its `#<seq>#` marker is counted like every target's.
 // A session whose poll connection closes is over for Engine.IO (it would reconnect as a new
 // session and miss what came between), so a closed connection is not reopened: what it
@@ -36,6 +36,7 @@ function makeSubscribers(job, subPath, opts) {
 
   function send(u, what) {
     u.pending = what;
+    u.outstanding++;
     u.conn.write(what === 'poll' ? u.pollBytes : what === 'pong' ? u.pongBytes : u.connectBytes);
   }
 
@@ -59,16 +60,24 @@ function makeSubscribers(job, subPath, opts) {
   }
 
   function make(i) {
-    const u = { i, conn: null, sid: null, pending: null, wantPoll: false, idle: false, got: 0, last: 0, done: 0 };
+    // outstanding: requests written and not answered yet (a pong and the close may be in flight).
+    const u = { i, conn: null, sid: null, pending: null, outstanding: 0, closing: false, wantPoll: false, idle: false, got: 0, last: 0, done: 0 };
     u.conn = new Conn({
       host: job.host,
       port: job.port,
       localAddress: job.localAddress,
       onConnect: (c) => {
         u.pending = 'handshake';
+        u.outstanding++;
         c.write(subRequest(subPath, null, null));
       },
-      onResponse: (_c, res) => {
+      onResponse: (c, res) => {
+        u.outstanding--;
+        if (u.closing) {
+          // stop(): the connection goes once the close packet (the last request) is answered.
+          if (u.outstanding <= 0) c.destroy();
+          return;
+        }
         if (res.status !== 200) {
           stats.statuses[res.status] = (stats.statuses[res.status] || 0) + 1;
           stats.errors++;
@@ -123,10 +132,16 @@ function makeSubscribers(job, subPath, opts) {
     running = false;
     for (const u of subs) {
       if (u.conn.closed) continue;
-      // With no poll held the server would keep the session until its ping timeout: close it.
-      // With one held, dropping the connection closes the session at once.
-      if (u.sid && u.pending !== 'poll' && u.conn.sock) u.conn.sock.end(u.closeBytes);
-      else u.conn.destroy();
+      if (u.closing) continue;
+      // A dropped connection ends the session only while the server holds its poll, and a poll
+      // may be on its way back: the server would keep the session until its ping timeout. A
+      // close packet ends it either way (a held poll is answered with it); the connection goes
+      // once everything on it is answered.
+      if (u.sid) {
+        u.closing = true;
+        u.outstanding++;
+        u.conn.write(u.closeBytes);
+      } else u.conn.destroy();
     }
   }
 

@@ -83,8 +83,8 @@ test('the bench Socket.IO polling client answers pings, gets every message once,
     assert.ok(S.stats.pings >= 4 * n, `pings ${S.stats.pings}`);
     assert.deepEqual({ errors: S.stats.errors, closed: S.stats.closed, statuses: S.stats.statuses }, { errors: 0, closed: 0, statuses: {} });
     for (const m of got) assert.deepEqual([...m.entries()], Array.from({ length: messages }, (_, j) => [j + 1, 1]));
-    // The odd ones are idle now: stop closes their sessions with a close packet, the others by
-    // dropping their held poll.
+    // The odd ones are idle now (no poll held, so a dropped connection would not end their
+    // sessions): stop ends every session with a close packet.
     const last = await fetch(`http://127.0.0.1:${port}/pub/pings`, { method: 'POST', body: messageBody(messages + 1, 64) });
     assert.equal(last.status, 201);
     await waitFor(() => got.every((m) => m.has(messages + 1)), 10_000, 'the last message everywhere');
