@@ -30,7 +30,7 @@ function hasPacket(body, prefix) {
  * (the connect acknowledgement, a ping) is followed by the next at once.
  */
 function makeSubscribers(job, subPath, opts) {
-  const stats = { statuses: {}, errors: 0, reconnects: 0, repolls: 0, gaps: 0, responses: 0, pings: 0, closed: 0 };
+  const stats = { statuses: {}, errors: 0, repolls: 0, responses: 0, pings: 0, closed: 0 };
   const subs = [];
   let running = true;
 
