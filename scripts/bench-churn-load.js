@@ -22,7 +22,7 @@ async function churn(job) {
   const R = job.warmupRounds + job.rounds; // messages 1..R, one per round
   const got = new Uint8Array(K * (R + 1));
   const count = new Int32Array(R + 2);
-  const stats = { statuses: {}, closedUnanswered: 0, connections: 0, duplicates: 0, reconnectsLeft: K * 5 };
+  const stats = { statuses: {}, closedUnanswered: 0, connections: 0, duplicates: 0, retriesLeft: K * 5 };
   const live = new Set(); // every connection not yet closed: destroyed at the end
   let current = 0;
   let onRound = null;
@@ -53,6 +53,8 @@ async function churn(job) {
         } else {
           stats.statuses[res.status] = (stats.statuses[res.status] || 0) + 1;
           if (job.positions && res.etag != null) u.pos = { etag: res.etag, lastModified: res.lastModified || (u.pos && u.pos.lastModified) };
+          // Polling again after anything but a message is bounded over all clients.
+          if (stats.retriesLeft-- <= 0) return;
         }
         // A new connection at once, as a client on a new network would; the server closes
         // the old one. After the last round nobody polls again.
@@ -63,7 +65,7 @@ async function churn(job) {
         if (cc.answered || !running || cc !== u.conn) return;
         // Closed before its answer: poll again on a new connection (bounded over all clients).
         stats.closedUnanswered++;
-        if (stats.reconnectsLeft-- > 0) u.conn = open(u);
+        if (stats.retriesLeft-- > 0) u.conn = open(u);
       },
     });
     live.add(c);

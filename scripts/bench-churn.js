@@ -62,4 +62,7 @@ function checks(rows) {
   return out;
 }
 
-module.exports = { run, METRICS, checks, title: 'WC churn' };
+// Minutes added to the orchestrator's global watchdog when this workload runs.
+const watchdogMin = { full: 6, quick: 6, smoke: 1 };
+
+module.exports = { run, METRICS, checks, watchdogMin, title: 'WC churn' };

@@ -263,4 +263,7 @@ function checks(rows) {
   return out;
 }
 
-module.exports = { run, METRICS, checks, title: 'WT tail latency' };
+// Minutes added to the orchestrator's global watchdog when this workload runs.
+const watchdogMin = { full: 15, quick: 15, smoke: 2 };
+
+module.exports = { run, METRICS, checks, watchdogMin, title: 'WT tail latency' };

@@ -941,7 +941,9 @@ async function main() {
   }
   if (!names.length) die('nothing to run');
 
-  const watchdogMs = P.watchdogMin * 60000;
+  // WT and WC bring their own share of the global bound (a bound, not an estimate).
+  const watchdogMin = P.watchdogMin + (selected('WT') ? tail.watchdogMin[PROFILE] : 0) + (selected('WC') ? churn.watchdogMin[PROFILE] : 0);
+  const watchdogMs = watchdogMin * 60000;
   const results = {
     tool: 'holdpush bench (scripts/bench.js)',
     date: new Date().toISOString(),
@@ -966,7 +968,7 @@ async function main() {
     fs.writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
   };
   const watchdog = setTimeout(() => {
-    log(`bench: watchdog: over ${P.watchdogMin} min, stopping with what it has`);
+    log(`bench: watchdog: over ${watchdogMin} min, stopping with what it has`);
     results.aborted = 'watchdog';
     try {
       write();
