@@ -48,6 +48,11 @@ function gotAll(loads, k, timeoutMs) {
   );
 }
 
+/** A message to a load process that may be on its way out (its answer already sent). */
+function tell(l, m) {
+  if (l.child && l.child.connected && !l.ended) l.child.send(m, () => {});
+}
+
 async function tailRun(ctx, target, s, n, Z) {
   const ch = ctx.channel('wt');
   const subPath = '/sub/' + ch;
@@ -63,7 +68,7 @@ async function tailRun(ctx, target, s, n, Z) {
     let base = 0;
     for (let i = 0; i < k; i++) {
       const share = Math.floor(n / k) + (i < n % k ? 1 : 0);
-      const l = { child: null, got: new Map(), waiters: new Map(), opened: null, done: null };
+      const l = { child: null, got: new Map(), waiters: new Map(), opened: null, done: null, ended: false };
       let openedNow;
       const openedP = new Promise((r) => (openedNow = r));
       l.done = ctx
@@ -97,6 +102,7 @@ async function tailRun(ctx, target, s, n, Z) {
           }
         )
         .then((r) => {
+          l.ended = true;
           openedNow({ opened: 0, error: r.error });
           return r;
         });
@@ -108,7 +114,7 @@ async function tailRun(ctx, target, s, n, Z) {
     const total = base;
     const held0 = await L.waitSubscribers(info, pubPath, total, 30000, 3000);
     const send = (m) => {
-      for (const l of loads) if (l.child && l.child.connected) l.child.send(m);
+      for (const l of loads) tell(l, m);
     };
 
     const pids = L.processTree(s.pid);
@@ -190,7 +196,7 @@ async function tailRun(ctx, target, s, n, Z) {
       errors,
     };
   } finally {
-    for (const l of loads) if (l.child && l.child.connected) l.child.send({ type: 'finish', sent: -1 });
+    for (const l of loads) tell(l, { type: 'finish', sent: -1 });
     await Promise.race([Promise.all(loads.map((l) => l.done)), L.sleep(20000)]);
     pub.close();
     info.close();
