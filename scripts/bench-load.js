@@ -648,7 +648,15 @@ async function hold(job) {
 
 // ---- process plumbing -----------------------------------------------------------------------
 
-const kinds = { fanout, stream, idle, hold };
+// WT and WC live in modules of their own; required when run, once this module's exports exist.
+const kinds = {
+  fanout,
+  stream,
+  idle,
+  hold,
+  tailhold: (job) => require('./bench-tail-load.js').tailhold(job),
+  churn: (job) => require('./bench-churn-load.js').churn(job),
+};
 
 function main() {
   if (!process.send) {
@@ -677,4 +685,4 @@ function main() {
 }
 
 if (require.main === module) main();
-module.exports = { fanout, stream, idle, hold, cpuOf };
+module.exports = { fanout, stream, idle, hold, cpuOf, makeSubscribers, waveWaiter, warmupPosition, loadBusy, OPEN_CONCURRENCY, WAVE };

@@ -12,6 +12,8 @@ const cp = require('node:child_process');
 const L = require('./bench-lib.js');
 const nchan = require('./bench-nchan.js');
 const { summarize } = require('./bench-summary.js');
+const tail = require('./bench-tail.js');
+const churn = require('./bench-churn.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const HOST = '127.0.0.1';
@@ -24,7 +26,8 @@ const HELP = `usage: npm run bench -- [options]
   --smoke            every workload at a tiny size: checks that the tool and the servers work
                      end to end (the test suite runs it); its figures mean nothing
   --only W1,W3       only these workloads (W1 fan-out, W2 idle memory, W3 stream,
-                     W4 EventSource fan-out, W5 scale)
+                     W4 EventSource fan-out, W5 scale, WT tail latency, WC churn;
+                     W5, WT and WC run in --full and --smoke, or when named here)
   --vs nchan         also run nginx + Nchan (skipped with a note when it is not installed)
   --vs socketio      also run Socket.IO's long-polling transport (W1 and W3; the socket.io
                      devDependency, scripts/bench-socketio-server.js)
@@ -86,7 +89,7 @@ function parseArgs(argv) {
       process.exit(0);
     } else die(`unknown option ${a}\n${HELP}`);
   }
-  if (o.only) for (const w of o.only) if (!/^W[1-5]$/.test(w)) die(`unknown workload ${w}`);
+  if (o.only) for (const w of o.only) if (!/^W[1-5TC]$/.test(w)) die(`unknown workload ${w}`);
   return o;
 }
 
@@ -113,7 +116,7 @@ const W3_INFLIGHT = 64;
 
 function selected(w) {
   if (opts.only) return opts.only.includes(w);
-  return w !== 'W5' || P.w5;
+  return !['W5', 'WT', 'WC'].includes(w) || P.w5;
 }
 
 // ---- processes we start (all of them are killed on the way out) -----------------------------
@@ -708,6 +711,11 @@ async function W5(names) {
   return rows;
 }
 
+/** What the workloads in modules of their own (WT, WC) use of this orchestrator. */
+function workloadContext() {
+  return { profile: PROFILE, host: HOST, size: opts.size, targets: TARGETS, runLoad, withServers, warmedRun, channel, log, fmt };
+}
+
 // ---- report ---------------------------------------------------------------------------------
 
 function fmt(v, digits) {
@@ -756,6 +764,8 @@ const METRICS = {
   ],
 };
 METRICS.W4 = METRICS.W1;
+METRICS.WT = tail.METRICS;
+METRICS.WC = churn.METRICS;
 
 /** A load generator this busy (share of its core) was the limit: the figure is a lower bound. */
 const LOAD_BOUND = 0.9;
@@ -776,6 +786,8 @@ function table(results, names) {
     W3: 'W3 stream (' + P.w3Messages + ' msgs, 64 in flight)',
     W4: 'W4 EventSource fan-out',
     W5: 'W5 scale',
+    WT: tail.title,
+    WC: churn.title,
   };
   for (const w of Object.keys(results.workloads)) {
     for (const row of results.workloads[w]) {
@@ -896,6 +908,7 @@ function checks(results) {
     }
     add(`W5 ${row.label}`, hp.opened, `${fmt(hp.target)} held, none lost`, hp.opened >= hp.target && hp.lost === 0 && hp.openFailed === 0, `lost ${hp.lost}`);
   }
+  out.push(...tail.checks(W.WT), ...churn.checks(W.WC));
   return out;
 }
 
@@ -983,7 +996,9 @@ async function main() {
   }
   if (!names.length) die('nothing to run');
 
-  const watchdogMs = P.watchdogMin * 60000;
+  // WT and WC bring their own share of the global bound (a bound, not an estimate).
+  const watchdogMin = P.watchdogMin + (selected('WT') ? tail.watchdogMin[PROFILE] : 0) + (selected('WC') ? churn.watchdogMin[PROFILE] : 0);
+  const watchdogMs = watchdogMin * 60000;
   const results = {
     tool: 'holdpush bench (scripts/bench.js)',
     date: new Date().toISOString(),
@@ -1008,7 +1023,7 @@ async function main() {
     fs.writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
   };
   const watchdog = setTimeout(() => {
-    log(`bench: watchdog: over ${P.watchdogMin} min, stopping with what it has`);
+    log(`bench: watchdog: over ${watchdogMin} min, stopping with what it has`);
     results.aborted = 'watchdog';
     try {
       write();
@@ -1029,6 +1044,8 @@ async function main() {
     ['W3', W3],
     ['W4', W4],
     ['W5', W5],
+    ['WT', (names) => tail.run(names, workloadContext())],
+    ['WC', (names) => churn.run(names, workloadContext())],
   ];
   for (const [w, fn] of plan) {
     if (!selected(w)) continue;

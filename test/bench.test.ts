@@ -15,6 +15,10 @@ interface Figures {
   deliveriesPerSec?: number;
   totalDeliveriesPerSec?: number;
   bytesPerHeld?: number;
+  loadProcesses?: number;
+  timedPublishes?: number;
+  toLastP99Ms?: number;
+  connectionsPerSec?: number;
 }
 type Row = { label: string } & Record<string, Figures | string>;
 
@@ -28,7 +32,7 @@ function figures(row: Row, target: string): Figures {
 // `pretest` builds) and the bare node:http server, and W1 and W3 against Socket.IO's polling, in
 // their own processes. Figures at this size mean nothing; what is checked is that every workload
 // ran to the end and neither holdpush nor Socket.IO lost anything.
-test('npm run bench -- --smoke runs W1-W5 against holdpush and the bare server, W1 and W3 against Socket.IO, and nothing is lost', { timeout: 240_000 }, async () => {
+test('npm run bench -- --smoke runs W1-W5, WT and WC against holdpush and the bare server, W1 and W3 against Socket.IO, and nothing is lost', { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'holdpush-bench-'));
   try {
     const json = join(dir, 'smoke.json');
@@ -42,7 +46,7 @@ test('npm run bench -- --smoke runs W1-W5 against holdpush and the bare server, 
     const results = JSON.parse(readFileSync(json, 'utf8')) as { profile: string; targets: string[]; workloads: Record<string, Row[]> };
     assert.equal(results.profile, 'smoke');
     assert.deepEqual(results.targets, ['holdpush', 'baseline', 'socketio']);
-    assert.deepEqual(Object.keys(results.workloads), ['W1', 'W2', 'W3', 'W4', 'W5']);
+    assert.deepEqual(Object.keys(results.workloads), ['W1', 'W2', 'W3', 'W4', 'W5', 'WT', 'WC']);
     for (const [workload, rows] of Object.entries(results.workloads)) {
       assert.ok(rows.length > 0, `${workload}: no rows`);
       for (const row of rows) {
@@ -79,6 +83,17 @@ test('npm run bench -- --smoke runs W1-W5 against holdpush and the bare server, 
     assert.equal(figures(single as Row, 'holdpush').opened, 150);
     assert.equal(figures(workers as Row, 'holdpush').opened, 300, '--workers 2 holds twice a process');
     assert.equal(figures(workers as Row, 'baseline').na, 'the baseline is one process');
+    // WT and WC: both servers do the same work, so the bare server loses nothing either.
+    for (const target of ['holdpush', 'baseline']) {
+      const wt = figures((results.workloads.WT as Row[])[0] as Row, target);
+      assert.equal(wt.loadProcesses, 2, `WT ${target}: the subscribers are spread over two load processes`);
+      assert.equal(wt.timedPublishes, 10, `WT ${target}: every timed publish reached every subscriber`);
+      assert.ok((wt.toLastP99Ms ?? 0) > 0, `WT ${target}: p99`);
+      assert.equal(wt.lost, 0, `WT ${target}: lost ${wt.lost}`);
+      const wc = figures((results.workloads.WC as Row[])[0] as Row, target);
+      assert.ok((wc.connectionsPerSec ?? 0) > 0, `WC ${target}: connections/s`);
+      assert.equal(wc.lost, 0, `WC ${target}: lost ${wc.lost}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
