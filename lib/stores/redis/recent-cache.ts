@@ -13,6 +13,8 @@ export interface RecentCacheOptions {
   readonly bytes: number;
   /** Milliseconds a message is trusted after it was heard (half the message TTL: Redis drops it at the TTL). */
   readonly trustMs: number;
+  /** The clock, in milliseconds. @defaultValue performance.now */
+  readonly now?: () => number;
 }
 
 /** What a cached message is counted for beyond its body: the object, its token and id, the entry. */
@@ -65,8 +67,11 @@ export class RecentCache {
   private readonly blocked = new Set<string>();
   private bytes = 0;
   private messages = 0;
+  private readonly now: () => number;
 
-  constructor(private readonly options: RecentCacheOptions) {}
+  constructor(private readonly options: RecentCacheOptions) {
+    this.now = options.now ?? (() => performance.now());
+  }
 
   /** A message told to the store's watchers (in the order they hear them). */
   heard(message: StoredMessage): void {
@@ -86,7 +91,7 @@ export class RecentCache {
     if (line === undefined) line = { base: this.floor, entries: [], start: 0 };
     else this.lines.delete(channel);
     this.lines.set(channel, line);
-    const now = performance.now();
+    const now = this.now();
     const size = message.data.length + MESSAGE_OVERHEAD;
     line.entries.push({ seq: token.seq, message, heard: now, size });
     this.bytes += size;
@@ -104,7 +109,7 @@ export class RecentCache {
     if (last === undefined || after === null) return undefined;
     const position = parseToken(after);
     if (position === null || position.epoch !== this.epoch || position.seq > last.seq) return undefined;
-    const now = performance.now();
+    const now = this.now();
     const found: Entry[][] = [];
     for (const channel of channels) {
       const line = this.lines.get(channel);

@@ -173,21 +173,20 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     read,
     head: async () => (await head()).token,
     follows,
-    async touch(channels) {
-      if (touches.fresh(channels)) return true;
-      let reply: unknown;
-      try {
-        reply = await run(SCRIPTS.touch, [newEpochCandidate(), String(grace), String(maxChannels), ...channels]);
-      } catch (error) {
-        // Bookkeeping only: a full Redis still serves what it holds (docs/protocol.md, "Memory").
-        if (!(error instanceof RedisFullError)) throw error;
-        reply = 1;
-      }
-      if (num(reply) !== 1) return false;
-      for (const name of channels) known.add(name);
-      touches.touched(channels);
-      return true;
-    },
+    touch: (channels) =>
+      touches.touch(channels, async () => {
+        let reply: unknown;
+        try {
+          reply = await run(SCRIPTS.touch, [newEpochCandidate(), String(grace), String(maxChannels), ...channels]);
+        } catch (error) {
+          // Bookkeeping only: a full Redis still serves what it holds (docs/protocol.md, "Memory").
+          if (!(error instanceof RedisFullError)) throw error;
+          reply = 1;
+        }
+        if (num(reply) !== 1) return false;
+        for (const name of channels) known.add(name);
+        return true;
+      }),
     info,
     async delete(channel) {
       // Until Redis's event of the deletion comes, messages of the channel still on their way are not cached.

@@ -10,6 +10,8 @@ const LIMIT = 10000;
 export class RecentTouches {
   /** When each channel was last touched in Redis (performance.now() ms), oldest first. */
   private readonly at = new Map<string, number>();
+  /** Touches on their way to Redis, by channel list: the re-polls that come meanwhile share them. */
+  private readonly going = new Map<string, Promise<boolean>>();
 
   /**
    * `windowMs` is at most a quarter of the channel grace: a channel touched within it is alive
@@ -18,8 +20,30 @@ export class RecentTouches {
    */
   constructor(private readonly windowMs: number) {}
 
+  /**
+   * True at once when every channel was touched within the window; else the answer of the touch
+   * of the same channels on its way, or of `touch` (Redis's), remembered when true.
+   */
+  touch(channels: readonly string[], touch: () => Promise<boolean>): Promise<boolean> {
+    if (this.fresh(channels)) return Promise.resolve(true);
+    const key = channels.join('\n');
+    let going = this.going.get(key);
+    if (going === undefined) {
+      going = touch().then((done) => {
+        if (done) this.touched(channels);
+        return done;
+      });
+      const settled = (): void => {
+        this.going.delete(key);
+      };
+      going.then(settled, settled);
+      this.going.set(key, going);
+    }
+    return going;
+  }
+
   /** Whether every channel was touched in Redis within the window. */
-  fresh(channels: readonly string[]): boolean {
+  private fresh(channels: readonly string[]): boolean {
     const now = performance.now();
     for (const channel of channels) {
       const at = this.at.get(channel);
@@ -28,8 +52,7 @@ export class RecentTouches {
     return true;
   }
 
-  /** The channels were touched in Redis now. */
-  touched(channels: readonly string[]): void {
+  private touched(channels: readonly string[]): void {
     const now = performance.now();
     for (const channel of channels) {
       this.at.delete(channel);
