@@ -126,6 +126,18 @@ export class RecentCache {
     return { messages, gap: false, head: newest === undefined ? last.token : newest.token, more: merged.length > limit };
   }
 
+  /**
+   * Redis dropped `channel`'s messages up to sequence number `seq` (trimmed to the appending
+   * server's buffer, or expired): none of them is answered from here any more.
+   */
+  dropped(channel: string, seq: number): void {
+    const line = this.lines.get(channel);
+    if (line === undefined || seq <= line.base) return;
+    while (line.start < line.entries.length && (line.entries[line.start] as Entry).seq <= seq) this.dropOldest(line);
+    if (line.start === line.entries.length) this.forget(channel);
+    else line.base = seq;
+  }
+
   /** This server is deleting `channel`: forget it, and cache none of it until the deletion's event. */
   deleting(channel: string): void {
     this.forget(channel);

@@ -104,10 +104,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     const event = decodeEvent(payload) ?? decodeBatchEvent(payload);
     if (event === null) return;
     if (event.type === 'batch') {
-      for (const { seq, message } of event.messages) order.offer(event.epoch, seq, message);
+      for (const { seq, message, dropped } of event.messages) {
+        // Before the message is told: what its append dropped (another server's buffer may be shorter) is not served after it.
+        cache.dropped(message.channel, dropped);
+        order.offer(event.epoch, seq, message);
+      }
       return;
     }
     if (event.type === 'message') {
+      cache.dropped(event.message.channel, event.dropped);
       order.offer(event.epoch, event.seq, event.message);
       return;
     }
