@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { RedisClientLike } from '../lib/stores/redis/client';
 import { MESSAGE_OVERHEAD, RecentCache } from '../lib/stores/redis/recent-cache';
 import { type RedisStore, type RedisStoreOptions, createRedisStore } from '../lib/stores/redis/store';
+import { RecentTouches } from '../lib/stores/redis/touches';
 import { type StoredMessage, messageId } from '../lib/stores/store';
 import { type RedisServer, startRedis } from './support/redis-server';
 import { type RepollServer, callsBetween, clockAllowance, commandCalls, repoll, startRedisHoldpush, statsClient } from './support/redis-repoll';
@@ -140,6 +141,35 @@ describe('the recent cache alone', () => {
     c.heard(message('d', 4, 'after'));
     assert.equal(c.read(['d'], tokenOf(2), 10), undefined, 'a position from before the deletion: Redis says');
     assert.deepEqual(texts(c.read(['d'], tokenOf(3), 10)?.messages), ['after']);
+  });
+});
+
+describe('touches remembered', () => {
+  test('within the window a touch costs nothing; touches on their way are shared; a refusal is not remembered; a deletion forgets', async () => {
+    let clock = 0;
+    const touches = new RecentTouches(1000, () => clock);
+    let calls = 0;
+    let answer = true;
+    const redis = async () => {
+      calls += 1;
+      return answer;
+    };
+    assert.deepEqual(await Promise.all([touches.touch(['a', 'b'], redis), touches.touch(['a', 'b'], redis)]), [true, true]);
+    assert.equal(calls, 1, 'the second shared the first');
+    clock = 999;
+    assert.equal(await touches.touch(['b'], redis), true);
+    assert.equal(calls, 1, 'b within the window');
+    clock = 1000;
+    assert.equal(await touches.touch(['b'], redis), true);
+    assert.equal(calls, 2, 'past the window: Redis again');
+    answer = false;
+    assert.equal(await touches.touch(['c'], redis), false);
+    assert.equal(await touches.touch(['c'], redis), false);
+    assert.equal(calls, 4, 'a refusal is asked again');
+    answer = true;
+    touches.forget('b');
+    assert.equal(await touches.touch(['b'], redis), true);
+    assert.equal(calls, 5, 'deleted: Redis again');
   });
 });
 

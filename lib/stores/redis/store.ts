@@ -168,6 +168,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return decodeInfo(await run(SCRIPTS.info, [newEpochCandidate(), String(ttlMs), channel]));
   }
 
+  async function touchRedis(channels: readonly string[]): Promise<boolean> {
+    let reply: unknown;
+    try {
+      reply = await run(SCRIPTS.touch, [newEpochCandidate(), String(grace), String(maxChannels), ...channels]);
+    } catch (error) {
+      // Bookkeeping only: a full Redis still serves what it holds (docs/protocol.md, "Memory").
+      if (!(error instanceof RedisFullError)) throw error;
+      reply = 1;
+    }
+    return num(reply) === 1;
+  }
+
   const upkeep = new Upkeep({ run, ready: () => connection.client.isReady, known, isHeld, ttlMs, grace });
 
   return {
@@ -178,20 +190,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     read,
     head: async () => (await head()).token,
     follows,
-    touch: (channels) =>
-      touches.touch(channels, async () => {
-        let reply: unknown;
-        try {
-          reply = await run(SCRIPTS.touch, [newEpochCandidate(), String(grace), String(maxChannels), ...channels]);
-        } catch (error) {
-          // Bookkeeping only: a full Redis still serves what it holds (docs/protocol.md, "Memory").
-          if (!(error instanceof RedisFullError)) throw error;
-          reply = 1;
-        }
-        if (num(reply) !== 1) return false;
-        for (const name of channels) known.add(name);
-        return true;
-      }),
+    async touch(channels) {
+      if (!(await touches.touch(channels, () => touchRedis(channels)))) return false;
+      // A touch skipped still counts: the channel is kept alive (upkeep) and caught up (resync) while held.
+      for (const name of channels) known.add(name);
+      return true;
+    },
     info,
     async delete(channel) {
       // Until Redis's event of the deletion comes, messages of the channel still on their way are not cached.

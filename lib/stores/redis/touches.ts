@@ -18,7 +18,10 @@ export class RecentTouches {
    * in Redis for most of a grace yet, so skipping its touch neither lets it be forgotten nor
    * changes the channel limit; its last request time (`info`) is late by the window at most.
    */
-  constructor(private readonly windowMs: number) {}
+  constructor(
+    private readonly windowMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /**
    * True at once when every channel was touched within the window; else the answer of the touch
@@ -44,7 +47,7 @@ export class RecentTouches {
 
   /** Whether every channel was touched in Redis within the window. */
   private fresh(channels: readonly string[]): boolean {
-    const now = performance.now();
+    const now = this.now();
     for (const channel of channels) {
       const at = this.at.get(channel);
       if (at === undefined || now - at >= this.windowMs) return false;
@@ -53,7 +56,7 @@ export class RecentTouches {
   }
 
   private touched(channels: readonly string[]): void {
-    const now = performance.now();
+    const now = this.now();
     for (const channel of channels) {
       this.at.delete(channel);
       this.at.set(channel, now);
