@@ -20,12 +20,13 @@ export function decodeAppendMany(reply: unknown): { epoch: string; ids: string[]
 export interface BatchEvent {
   readonly type: 'batch';
   readonly epoch: string;
-  readonly messages: readonly { readonly seq: number; readonly message: StoredMessage }[];
+  readonly messages: readonly { readonly seq: number; readonly message: StoredMessage; readonly dropped: number }[];
 }
 
 /**
- * A batch event: a JSON header whose `m` lists `[channel, id, type, event, length]` per message,
- * a newline, then their bodies one after another. Null for anything else.
+ * A batch event: a JSON header whose `m` lists `[channel, id, type, event, length, dropped]` per
+ * message (`dropped`: the newest sequence number its channel dropped, 0 for none; absent from
+ * older servers' events), a newline, then their bodies one after another. Null for anything else.
  */
 export function decodeBatchEvent(payload: Buffer): BatchEvent | null {
   const split = splitEvent(payload);
@@ -33,16 +34,16 @@ export function decodeBatchEvent(payload: Buffer): BatchEvent | null {
   const { t, e, m } = split.header;
   if (t !== 'b' || typeof e !== 'string' || !Array.isArray(m)) return null;
   const bodies = split.rest;
-  const messages: { seq: number; message: StoredMessage }[] = [];
+  const messages: { seq: number; message: StoredMessage; dropped: number }[] = [];
   let offset = 0;
   for (const row of m) {
-    const [channel, id, type, event, length] = list(row);
+    const [channel, id, type, event, length, dropped] = list(row);
     if (typeof channel !== 'string' || typeof id !== 'string' || typeof type !== 'string' || typeof event !== 'string' || typeof length !== 'number') return null;
     if (offset + length > bodies.length) return null;
     // A copy: the payload's buffer is not kept alive by the one message that outlives the rest.
     const data = Buffer.from(bodies.subarray(offset, offset + length));
     offset += length;
-    messages.push({ seq: seqOfId(id), message: makeMessage(channel, e, id, type, event === '' ? undefined : event, data) });
+    messages.push({ seq: seqOfId(id), message: makeMessage(channel, e, id, type, event === '' ? undefined : event, data), dropped: typeof dropped === 'number' ? dropped : 0 });
   }
   return offset === bodies.length ? { type: 'batch', epoch: e, messages } : null;
 }

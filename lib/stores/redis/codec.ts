@@ -130,9 +130,13 @@ export function decodeStats(reply: unknown): StoreStats {
   return { channels: num(values[0]), expired: num(values[1]), evicted: num(values[2]), bufferBytes: num(values[3]) };
 }
 
-/** What the events channel carries: a message published, or a channel deleted (by `origin`). */
+/**
+ * What the events channel carries: a message published (with `dropped`, the newest sequence
+ * number its append dropped from the channel, trimmed or expired: 0 for none), or a channel
+ * deleted (by `origin`).
+ */
 export type RedisEvent =
-  | { readonly type: 'message'; readonly epoch: string; readonly seq: number; readonly message: StoredMessage }
+  | { readonly type: 'message'; readonly epoch: string; readonly seq: number; readonly message: StoredMessage; readonly dropped: number }
   | { readonly type: 'deleted'; readonly channel: string; readonly origin: string | undefined };
 
 /** Every event payload's shape: a JSON object (the header), a newline, the bytes after it. Null for anything else. */
@@ -153,11 +157,11 @@ export function splitEvent(payload: Buffer): { header: Record<string, unknown>; 
 export function decodeEvent(payload: Buffer): RedisEvent | null {
   const split = splitEvent(payload);
   if (split === null) return null;
-  const { t, c, i, e, ct, ev, o } = split.header;
+  const { t, c, i, e, ct, ev, o, g } = split.header;
   if (typeof c !== 'string') return null;
   if (t === 'd') return { type: 'deleted', channel: c, origin: typeof o === 'string' ? o : undefined };
   if (t !== 'm' || typeof i !== 'string' || typeof e !== 'string') return null;
   const event = typeof ev === 'string' && ev !== '' ? ev : undefined;
   const message = makeMessage(c, e, i, typeof ct === 'string' ? ct : '', event, Buffer.from(split.rest));
-  return { type: 'message', epoch: e, seq: seqOfId(i), message };
+  return { type: 'message', epoch: e, seq: seqOfId(i), message, dropped: typeof g === 'number' ? g : 0 };
 }

@@ -39,6 +39,8 @@ local function state(candidate)
   return s[1], tonumber(s[2]), tonumber(s[3])
 end
 local function seq_of(id) return tonumber(string.match(id, '%-(%d+)$')) end
+-- The newest sequence number dropped per channel by this script: told with the message it published.
+local DROPPED = {}
 local function data_len(entry)
   local f = entry[2]
   for i = 1, #f, 2 do if f[i] == 'd' then return #f[i + 1] end end
@@ -54,6 +56,7 @@ local function drop(ch, entries, counter)
   redis.call('XTRIM', sk, 'MINID', ms .. '-' .. fmt(tonumber(seq) + 1))
   local gone = tonumber(redis.call('HGET', mk, 'gone') or 0)
   if tonumber(seq) > gone then redis.call('HSET', mk, 'gone', seq) end
+  DROPPED[ch] = tonumber(seq)
   redis.call('HINCRBY', mk, 'bytes', -bytes)
   redis.call('HINCRBY', SK, 'bytes', -bytes)
   redis.call('HINCRBY', SK, counter, #entries)
@@ -92,15 +95,16 @@ redis.call('HINCRBY', mk, 'bytes', #ARGV[9])
 local len = redis.call('XLEN', sk)
 if len > buffer then drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len - buffer), 'evicted') end
 redis.call('ZADD', ZK, 'GT', ms + ttl, ch)
-redis.call('PUBLISH', P .. 'events', cjson.encode({t = 'm', c = ch, i = id, e = epoch, ct = ARGV[7], ev = ARGV[8]}) .. '\\n' .. ARGV[9])
+redis.call('PUBLISH', P .. 'events', cjson.encode({t = 'm', c = ch, i = id, e = epoch, ct = ARGV[7], ev = ARGV[8], g = DROPPED[ch]}) .. '\\n' .. ARGV[9])
 return {1, epoch, id}
 `;
 
 /**
  * ARGV: prefix, epoch candidate, buffer, ttl ms, max channels, then per message: channel, type,
  * event, data. All or nothing: the channels it would create are counted first. One event for
- * the batch: a JSON header listing each message's channel, id, type, event and length, a
- * newline, then the bodies one after another.
+ * the batch: a JSON header listing each message's channel, id, type, event, length and the
+ * newest sequence number its channel dropped (0 for none), a newline, then the bodies one after
+ * another.
  */
 const LUA_APPEND_MANY = `${LUA_COMMON}
 local now = now_ms()
@@ -141,7 +145,7 @@ for i = 0, n - 1 do
   if len > buffer then drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len - buffer), 'evicted') end
   redis.call('ZADD', ZK, 'GT', ms + ttl, ch)
   ids[#ids + 1] = id
-  head[#head + 1] = {ch, id, ct, ev, #d}
+  head[#head + 1] = {ch, id, ct, ev, #d, DROPPED[ch] or 0}
   bodies[#bodies + 1] = d
 end
 redis.call('HSET', SK, 'seq', seq, 'ms', ms)

@@ -1,6 +1,6 @@
 /** The Redis store: every holdpush server on one Redis serves the same channels. */
 import { randomBytes } from 'node:crypto';
-import { type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, type StoredMessage, tooManyChannels } from '../store';
+import { type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, type StoredMessage, tooManyChannels, unavailable } from '../store';
 import { Watchers } from '../watchers';
 import { appendManyArgs, decodeAppendMany, decodeBatchEvent } from './batch';
 import { type RedisClientLike, loadRedis } from './client';
@@ -10,8 +10,10 @@ import { RedisFullError } from './full';
 import { createRedisLedger } from './idempotency';
 import { EventOrder } from './order';
 import { type RedisPresence, createRedisPresence } from './presence';
+import { RecentCache } from './recent-cache';
 import { Resync } from './resync';
 import { SCRIPTS } from './scripts';
+import { RecentTouches } from './touches';
 import { Upkeep } from './upkeep';
 
 /** The limits cover the whole Redis: `maxChannels` counts the channels of every server on it. */
@@ -26,6 +28,11 @@ export interface RedisStoreOptions extends StoreLimits {
   commandTimeout?: number;
   /** Milliseconds an empty channel stays alive after its last subscriber request. @defaultValue 30000 */
   channelGrace?: number;
+  /**
+   * Bytes this server may keep of recent messages (bodies plus 256 each) to answer re-polls
+   * without a Redis read; each channel keeps at most `buffer` of them. @defaultValue 33554432 (32 MiB)
+   */
+  recentBytes?: number;
 }
 
 export interface RedisStore extends MessageStore {
@@ -50,6 +57,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const prefix = options.keyPrefix ?? 'holdpush:';
   const ttlMs = Math.max(1, Math.round(options.messageTtl * 1000));
   const grace = options.channelGrace ?? 30000;
+  const recentBytes = options.recentBytes ?? 32 * 1024 * 1024;
+  if (!(recentBytes >= 0)) throw new TypeError('recentBytes must be a number of bytes, 0 or more');
   /** Tells this server's own deletions from the others' on the event stream. */
   const origin = randomBytes(8).toString('hex');
   const connection = new RedisConnection(loadRedis(), {
@@ -62,6 +71,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const presence = createRedisPresence({ run, ready: () => connection.client.isReady });
   const watchers = new Watchers();
   const order = new EventOrder(watchers);
+  // Registered first: the cache holds every message before any subscriber hears of it.
+  const cache = new RecentCache({ perChannel: buffer, bytes: recentBytes, trustMs: ttlMs / 2 });
+  watchers.add({ message: (message) => cache.heard(message), deleted: () => undefined });
+  const touches = new RecentTouches(Math.min(1000, grace / 4));
   /** Channels a subscriber of this process asked for (kept alive in Redis while held). */
   const known = new Set<string>();
   let closed = false;
@@ -71,14 +84,19 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return decodeHead(await run(SCRIPTS.head, [newEpochCandidate()]));
   }
 
-  async function read(channels: readonly string[], after: string | null, limit: number): Promise<ReadResult> {
+  async function readRedis(channels: readonly string[], after: string | null, limit: number): Promise<ReadResult> {
     return decodeRead(await run(SCRIPTS.read, [newEpochCandidate(), ...positionArgs(after), String(Math.max(1, limit)), String(ttlMs), ...channels]));
+  }
+
+  async function read(channels: readonly string[], after: string | null, limit: number): Promise<ReadResult> {
+    if (closed) throw unavailable('the store', 'is closed');
+    return cache.read(channels, after, Math.max(1, limit)) ?? readRedis(channels, after, limit);
   }
 
   const resync = new Resync(order, {
     head,
     held: () => [...known].filter((name) => isHeld(name)),
-    read,
+    read: readRedis,
     connected: () => connection.subscriber.isReady,
   });
 
@@ -86,14 +104,28 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     const event = decodeEvent(payload) ?? decodeBatchEvent(payload);
     if (event === null) return;
     if (event.type === 'batch') {
-      for (const { seq, message } of event.messages) order.offer(event.epoch, seq, message);
+      for (const { seq, message, dropped } of event.messages) {
+        // Before the message is told: what its append dropped (another server's buffer may be shorter) is not served after it.
+        cache.dropped(message.channel, dropped);
+        order.offer(event.epoch, seq, message);
+      }
       return;
     }
-    if (event.type === 'message') order.offer(event.epoch, event.seq, event.message);
-    else if (event.origin !== origin) watchers.deleted(event.channel);
+    if (event.type === 'message') {
+      cache.dropped(event.message.channel, event.dropped);
+      order.offer(event.epoch, event.seq, event.message);
+      return;
+    }
+    // Every deletion, this server's too: it comes after every message published before it.
+    cache.deleted(event.channel);
+    touches.forget(event.channel);
+    if (event.origin !== origin) watchers.deleted(event.channel);
   }
 
   function storeOnSubscriberDown(): void {
+    // What is published while the event stream is away is not heard: nothing cached stands.
+    cache.reset();
+    touches.clear();
     resync.down();
   }
   function storeOnSubscriberReady(): void {
@@ -136,6 +168,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return decodeInfo(await run(SCRIPTS.info, [newEpochCandidate(), String(ttlMs), channel]));
   }
 
+  async function touchRedis(channels: readonly string[]): Promise<boolean> {
+    let reply: unknown;
+    try {
+      reply = await run(SCRIPTS.touch, [newEpochCandidate(), String(grace), String(maxChannels), ...channels]);
+    } catch (error) {
+      // Bookkeeping only: a full Redis still serves what it holds (docs/protocol.md, "Memory").
+      if (!(error instanceof RedisFullError)) throw error;
+      reply = 1;
+    }
+    return num(reply) === 1;
+  }
+
   const upkeep = new Upkeep({ run, ready: () => connection.client.isReady, known, isHeld, ttlMs, grace });
 
   return {
@@ -147,22 +191,21 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     head: async () => (await head()).token,
     follows,
     async touch(channels) {
-      let reply: unknown;
-      try {
-        reply = await run(SCRIPTS.touch, [newEpochCandidate(), String(grace), String(maxChannels), ...channels]);
-      } catch (error) {
-        // Bookkeeping only: a full Redis still serves what it holds (docs/protocol.md, "Memory").
-        if (!(error instanceof RedisFullError)) throw error;
-        reply = 1;
-      }
-      if (num(reply) !== 1) return false;
+      if (!(await touches.touch(channels, () => touchRedis(channels)))) return false;
+      // A touch skipped still counts: the channel is kept alive (upkeep) and caught up (resync) while held.
       for (const name of channels) known.add(name);
       return true;
     },
     info,
     async delete(channel) {
+      // Until Redis's event of the deletion comes, messages of the channel still on their way are not cached.
+      cache.deleting(channel);
+      touches.forget(channel);
       const reply = await run(SCRIPTS.delete, [channel, origin]);
-      if (num(reply) !== 1) return false;
+      if (num(reply) !== 1) {
+        cache.deleted(channel);
+        return false;
+      }
       known.delete(channel);
       watchers.deleted(channel);
       return true;
@@ -184,6 +227,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       await presence.close();
       order.close();
       watchers.clear();
+      cache.reset();
+      touches.clear();
       await connection.close();
     },
   };
