@@ -9,7 +9,8 @@
 //   node scripts/bench-app.js [--port 0]
 const http = require('node:http');
 
-const port = Number(process.argv[process.argv.indexOf('--port') + 1]) || 0;
+const at = process.argv.indexOf('--port');
+const port = at > 0 ? Number(process.argv[at + 1]) || 0 : 0;
 const counts = {};
 
 const server = http.createServer((req, res) => {

@@ -255,7 +255,13 @@ function create(list, ctx) {
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (d) => (body += d));
-          res.on('end', () => resolve(JSON.parse(body)));
+          res.on('end', () => {
+            try {
+              resolve(JSON.parse(body));
+            } catch {
+              resolve({ error: 'not JSON: ' + body.slice(0, 100) });
+            }
+          });
         });
         req.on('timeout', () => req.destroy(new Error('timed out')));
         req.on('error', (e) => resolve({ error: e.message }));
