@@ -63,7 +63,7 @@ function parse(text, root) {
     v.spec = (v.spec ? v.spec + ';' : '') + part.trim();
   }
   const bad = v.base === 'holdpush' ? [] : HOLDPUSH_ONLY.filter((k) => keys.has(k));
-  if (bad.length) throw new Error(`--variant ${name}: ${bad.join(', ')} are holdpush's features, not the bare server's`);
+  if (bad.length) throw new Error(`--variant ${name}: the bare server has no ${bad.join(', ')}: these are holdpush's`);
   if (v.node) v.nodeVersion = nodeVersion(v.node, name);
   return v;
 }

@@ -999,7 +999,8 @@ async function main() {
   }
   if (!names.length) die('nothing to run');
 
-  const watchdogMs = P.watchdogMin * 60000;
+  // Each variant is one more target to take its turn: the bound grows with them.
+  const watchdogMs = P.watchdogMin * 60000 * (names.length / Math.max(1, names.length - variants.names.length));
   const results = {
     tool: 'holdpush bench (scripts/bench.js)',
     date: new Date().toISOString(),
@@ -1024,7 +1025,7 @@ async function main() {
     fs.writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
   };
   const watchdog = setTimeout(() => {
-    log(`bench: watchdog: over ${P.watchdogMin} min, stopping with what it has`);
+    log(`bench: watchdog: over ${Math.round(watchdogMs / 60000)} min, stopping with what it has`);
     results.aborted = 'watchdog';
     try {
       write();
