@@ -42,7 +42,7 @@ const HELP = `usage: npm run bench -- [options]
                      what comes between polls, as the baseline's does)
   --variant NAME=SPEC  one more target: holdpush (or base=baseline) run another way, with its
                      ratio to its base in a column of its own; SPEC is ;-separated key=value:
-                     base=, server=PATH, node=PATH|MAJOR, args='FLAGS', subscribe-secret=S,
+                     base=, server=PATH, node=PATH|MAJOR, args=FLAGS, subscribe-secret=S,
                      publish-token=T, log=text|json, webhook-url=app|URL, auth-url=app|URL
                      (scripts/BENCH.md, "Variants"); repeatable. e.g. the build before:
                      --variant 'before=server=../old/dist/server.js'
