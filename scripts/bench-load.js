@@ -8,6 +8,7 @@
 //
 // Clients speak to 127.0.0.1 only (W5 may bind other 127.0.0.x source addresses).
 const L = require('./bench-lib.js');
+const socketio = require('./bench-socketio.js');
 
 const {
   hr,
@@ -130,6 +131,7 @@ async function warmupPosition(job, pub, subPathSingle) {
  * policy(u) after a 200: 'now' re-polls at once, anything else leaves u idle.
  */
 function makeSubscribers(job, subPath, opts) {
+  if (job.mode === 'socketio') return socketio.makeSubscribers(job, subPath, opts);
   const poller = makePoller(job, subPath);
   const stats = { statuses: {}, errors: 0, reconnects: 0, repolls: 0, gaps: 0, responses: 0 };
   const subs = [];

@@ -37,7 +37,9 @@ function summarize(files) {
     const mid = numbers.length === list.length ? ` median ${show(median(numbers), list[0].need)};` : '';
     const all = list.map((c) => show(c.value, c.need)).join(', ');
     const note = list[0].note ? ` - ${list[0].note}` : '';
-    out.push(`  [met in ${met} of ${list.length}] ${target}:${mid} runs ${all} (need ${list[0].need})${note}`);
+    const info = list[0].ok == null; // a figure shown beside the targets, with none of its own
+    const tally = info ? 'info' : `met in ${met} of ${list.length}`;
+    out.push(`  [${tally}] ${target}:${mid} runs ${all}${info ? '' : ` (need ${list[0].need})`}${note}`);
   }
   return out.join('\n');
 }

@@ -27,6 +27,8 @@ const HELP = `usage: npm run bench -- [options]
   --only W1,W3       only these workloads (W1 fan-out, W2 idle memory, W3 stream,
                      W4 EventSource fan-out, W5 scale)
   --vs nchan         also run nginx + Nchan (skipped with a note when it is not installed)
+  --vs socketio      also run Socket.IO's long-polling transport (W1 and W3; the socket.io
+                     devDependency, scripts/bench-socketio-server.js)
   --json FILE        where to write the results (default bench-results/<timestamp>.json)
   --server FILE      the holdpush server to run (default dist/server.js)
   --server-args STR  more flags for the holdpush server, space-separated (what a feature costs:
@@ -317,6 +319,7 @@ function profFlags(name) {
   return ['--cpu-prof', '--cpu-prof-dir=' + dir];
 }
 
+const SOCKETIO_POLL = { mode: 'socketio', prefix: '/socket.io/?EIO=4&transport=polling&channel=' };
 const TARGETS = {
   holdpush: {
     positions: opts.positions,
@@ -345,6 +348,19 @@ const TARGETS = {
     positions: true,
     batch: { mode: 'multipart', prefix: '/subm/' },
     start: (workers = 1) => startNchan(workers),
+  },
+  // Engine.IO's polling answers a poll with every packet queued since the last one: it has a
+  // batch mode only, and its own subscribe path (scripts/bench-socketio.js speaks it).
+  socketio: {
+    positions: false,
+    workloads: ['W1', 'W3'],
+    batchOnly: 'no one-per-response mode (a poll returns every message queued)',
+    poll: SOCKETIO_POLL,
+    batch: SOCKETIO_POLL,
+    start: (workers = 1) => {
+      if (workers > 1) return Promise.reject(new Error('Socket.IO runs as one process here'));
+      return startNodeServer('socketio', path.join(__dirname, 'bench-socketio-server.js'), ['--port', '0', '--host', HOST], profFlags('socketio'));
+    },
   },
 };
 
@@ -454,6 +470,7 @@ async function fanoutRuns(names, label, runs, mode) {
           continue;
         }
         const s = servers[n];
+        const own = TARGETS[n].poll;
         row[n] = await warmedRun(label.toLowerCase(), (ch) => ({
           kind: 'fanout',
           port: s.port,
@@ -462,9 +479,9 @@ async function fanoutRuns(names, label, runs, mode) {
           messages: run.messages,
           warmupMessages: 5,
           style: run.style,
-          mode,
+          mode: own ? own.mode : mode,
           positions: TARGETS[n].positions,
-          subPath: '/sub/' + ch,
+          subPath: (own ? own.prefix : '/sub/') + ch,
           pubPath: '/pub/' + ch,
           infoPath: '/pub/' + ch,
           timeoutMs: 180000,
@@ -536,6 +553,10 @@ async function W3(names) {
             continue;
           }
           const t = TARGETS[n];
+          if (style === 'single' && t.batchOnly) {
+            row[n] = { na: t.batchOnly };
+            continue;
+          }
           if (style === 'batch' && !t.batch) {
             // No batch mode: the one-message-per-response figure stands for it.
             const prev = rows.find((r) => r.label === `${subs} sub${subs > 1 ? 's' : ''} one-per-response`);
@@ -932,6 +953,7 @@ function checks(results) {
       add(`W3 ${row.label}: 2x best of Faye/Socket.IO (${fmt(alt)}/s, issue table, another machine)`, q, '>= 2x', q >= 2, 'indicative');
     }
   }
+  socketioChecks(W, add);
   for (const row of W.W5 || []) {
     const hp = row.holdpush;
     if (!hp) continue;
@@ -944,11 +966,36 @@ function checks(results) {
   return out;
 }
 
+/**
+ * Socket.IO beside holdpush (`--vs socketio`): W3 batch judged; W1 shown with no target (ok
+ * null, need 'x': a ratio).
+ */
+function socketioChecks(W, add) {
+  const ran = (r) => r && !r.na && !r.error;
+  const rows = [...(W.W1 || []), ...(W.W3 || [])].filter((row) => ran(row.socketio));
+  if (!rows.length) return;
+  const lost = L.sum(rows.map((row) => row.socketio.lost || 0));
+  add('nothing lost (Socket.IO, W1 and W3: else its figures mean nothing)', lost, 0, lost === 0);
+  for (const row of rows) {
+    const hp = row.holdpush;
+    if (!ran(hp)) continue;
+    if (W.W1 && W.W1.includes(row)) {
+      add(`W1 ${row.label}: deliveries/s vs Socket.IO polling`, ratio(hp.deliveriesPerSec, row.socketio.deliveriesPerSec), 'x', null);
+    } else if (/batch/.test(row.label)) {
+      const one = /^1 sub /.test(row.label);
+      const fig = (r) => (one ? r.msgsPerSecPerSubMedian : r.totalDeliveriesPerSec);
+      const q = ratio(fig(hp), fig(row.socketio));
+      add(`W3 ${row.label} vs Socket.IO polling`, q, '>= 1.5x', q != null && q >= 1.5);
+    }
+  }
+}
+
 function checkLines(list) {
   return list
     .map((c) => {
       const v = typeof c.value === 'number' ? (Math.abs(c.value) < 100 && !Number.isInteger(c.value) ? c.value.toFixed(2) + (/x$/.test(c.need) ? 'x' : '') : fmt(c.value)) : c.value;
-      return `  [${c.ok ? 'met ' : 'MISS'}] ${c.target}: ${v} (need ${c.need})${c.note ? ' - ' + c.note : ''}`;
+      const need = c.ok == null ? '' : ` (need ${c.need})`;
+      return `  [${c.ok == null ? 'info' : c.ok ? 'met ' : 'MISS'}] ${c.target}: ${v}${need}${c.note ? ' - ' + c.note : ''}`;
     })
     .join('\n');
 }
@@ -980,6 +1027,7 @@ async function main() {
   const t0 = Date.now();
   const names = opts.targets || ['holdpush', 'baseline'];
   if (!opts.targets && opts.vs.includes('nchan')) names.push('nchan');
+  if (!opts.targets && opts.vs.includes('socketio')) names.push('socketio');
   for (const n of names) if (!TARGETS[n]) die(`unknown target ${n}`);
   variants = makeVariants();
   for (const b of variants.bases) if (!names.includes(b)) names.push(b);
@@ -992,6 +1040,13 @@ async function main() {
   if (names.includes('nchan')) {
     const av = nchan.available();
     if (!av.ok) skipped.nchan = av.reason;
+  }
+  if (names.includes('socketio')) {
+    try {
+      require.resolve('socket.io');
+    } catch {
+      skipped.socketio = 'the socket.io package is not installed (npm install)';
+    }
   }
   for (const [n, why] of Object.entries(skipped)) {
     log(`bench: skipping ${n}: ${why}`);
@@ -1050,7 +1105,7 @@ async function main() {
   for (const [w, fn] of plan) {
     if (!selected(w)) continue;
     log(`bench: ${w}`);
-    results.workloads[w] = await fn(names);
+    results.workloads[w] = await fn(names.filter((n) => !TARGETS[n].workloads || TARGETS[n].workloads.includes(w)));
     write();
   }
   results.env.loadavgEnd = os.loadavg();

@@ -10,6 +10,7 @@ const root = join(__dirname, '..');
 interface Figures {
   na?: string;
   lost?: number;
+  duplicates?: number;
   opened?: number;
   deliveriesPerSec?: number;
   totalDeliveriesPerSec?: number;
@@ -26,14 +27,15 @@ function figures(row: Row, target: string): Figures {
 }
 
 // `npm run bench` itself, at its smallest sizes: every workload against holdpush (dist/, which
-// `pretest` builds) and the bare node:http server, in their own processes. Figures at this size
-// mean nothing; what is checked is that every workload ran to the end and holdpush lost nothing.
-test('npm run bench -- --smoke runs W1-W5 against holdpush and the bare server, and holdpush loses nothing', { timeout: 240_000 }, async () => {
+// `pretest` builds) and the bare node:http server, and W1 and W3 against Socket.IO's polling, in
+// their own processes. Figures at this size mean nothing; what is checked is that every workload
+// ran to the end and neither holdpush nor Socket.IO lost anything.
+test('npm run bench -- --smoke runs W1-W5 against holdpush and the bare server, W1 and W3 against Socket.IO, and nothing is lost', { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'holdpush-bench-'));
   try {
     const json = join(dir, 'smoke.json');
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [join(root, 'scripts', 'bench.js'), '--smoke', '--targets', 'holdpush,baseline', '--json', json], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, out, err) => {
+      const child = execFile(process.execPath, [join(root, 'scripts', 'bench.js'), '--smoke', '--targets', 'holdpush,baseline,socketio', '--json', json], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, out, err) => {
         resolve({ code: error === null ? 0 : (child.exitCode ?? null), stdout: out, stderr: err });
       });
     });
@@ -41,7 +43,7 @@ test('npm run bench -- --smoke runs W1-W5 against holdpush and the bare server, 
     assert.match(stdout, /holdpush bench, smoke profile/);
     const results = JSON.parse(readFileSync(json, 'utf8')) as { profile: string; targets: string[]; workloads: Record<string, Row[]> };
     assert.equal(results.profile, 'smoke');
-    assert.deepEqual(results.targets, ['holdpush', 'baseline']);
+    assert.deepEqual(results.targets, ['holdpush', 'baseline', 'socketio']);
     assert.deepEqual(Object.keys(results.workloads), ['W1', 'W2', 'W3', 'W4', 'W5']);
     for (const [workload, rows] of Object.entries(results.workloads)) {
       assert.ok(rows.length > 0, `${workload}: no rows`);
@@ -57,6 +59,24 @@ test('npm run bench -- --smoke runs W1-W5 against holdpush and the bare server, 
     }
     assert.ok((figures((results.workloads.W2 as Row[])[0] as Row, 'holdpush').bytesPerHeld ?? 0) > 0);
     for (const row of results.workloads.W3 as Row[]) assert.ok((figures(row, 'holdpush').totalDeliveriesPerSec ?? 0) > 0, row.label);
+    // Socket.IO runs W1 and W3 only, and in W3 only the batch rows (it has no other mode).
+    for (const [workload, rows] of Object.entries(results.workloads)) {
+      for (const row of rows) {
+        if (workload !== 'W1' && workload !== 'W3') {
+          assert.equal(row.socketio, undefined, `${workload} ${row.label}`);
+          continue;
+        }
+        const sio = figures(row, 'socketio');
+        if (/one-per-response/.test(row.label)) {
+          assert.match(sio.na ?? '', /no one-per-response mode/, row.label);
+          continue;
+        }
+        assert.equal(sio.na, undefined, `${workload} ${row.label}: ${sio.na}`);
+        assert.equal(sio.lost, 0, `${workload} ${row.label}: Socket.IO lost ${sio.lost}`);
+        assert.equal(sio.duplicates, 0, `${workload} ${row.label}: Socket.IO duplicates`);
+        assert.ok(((workload === 'W1' ? sio.deliveriesPerSec : sio.totalDeliveriesPerSec) ?? 0) > 0, `${workload} ${row.label}`);
+      }
+    }
     const [single, workers] = results.workloads.W5 as Row[];
     assert.equal(figures(single as Row, 'holdpush').opened, 150);
     assert.equal(figures(workers as Row, 'holdpush').opened, 300, '--workers 2 holds twice a process');
