@@ -81,6 +81,13 @@ function cpuOf(pid) {
   return pid ? cpuSeconds(processTree(pid)) : null;
 }
 
+/** POST with a JSON body (W6's batch publish). */
+function jsonRequest(path, body) {
+  const b = Buffer.from(body);
+  const h = 'POST ' + path + ' HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ' + b.length + '\r\n\r\n';
+  return Buffer.concat([Buffer.from(h, 'latin1'), b]);
+}
+
 /** Where a held subscriber stands: single-message (Etag/Last-Modified) or batch (last id). */
 function makePoller(job, subPath) {
   const mode = job.mode || 'single'; // single | batch | multipart | sse
@@ -391,6 +398,10 @@ async function stream(job) {
   let total = 0;
   let dup = 0;
   let doneSubs = 0;
+  // W6: reached[g] = subscribers that have g messages; slowest = what every one of them has.
+  const reached = job.window ? new Int32Array(M + 2) : null;
+  let slowest = 0;
+  let onSlowest = null;
   let lastDelivery = 0;
   let finishNow = null;
   function mark(u, k) {
@@ -403,6 +414,10 @@ async function stream(job) {
     got[idx] = 1;
     total++;
     u.got++;
+    if (reached && ++reached[u.got] === n) {
+      while (slowest < M && reached[slowest + 1] === n) slowest++;
+      if (onSlowest) onSlowest();
+    }
     u.last = lastDelivery = hr();
     if (u.got === M) {
       u.done = u.last;
@@ -420,15 +435,45 @@ async function stream(job) {
   result.heldSeen = held0.seen;
 
   // Publishers: `inflight` keep-alive connections, each sends its next publish on a response.
-  const inflight = Math.min(job.inflight, M);
+  // W6 (`pubBatch`): a publish is `POST /pub` with `pubBatch` messages; `window`: a publish is
+  // held back while it would put its last message more than `window` ahead of the slowest
+  // subscriber, so that no subscriber falls out of the server's buffer (10,000) over 100,000.
+  const B = job.pubBatch || 1;
+  const reqs = [];
+  for (let k = 1; k <= M; k += B) {
+    const last = Math.min(M, k + B - 1);
+    if (B === 1) reqs.push({ last, bytes: pubRequest(job.pubPath, messageBody(k, job.size)) });
+    else {
+      const ch = job.pubPath.slice(job.pubPath.lastIndexOf('/') + 1);
+      const messages = [];
+      for (let j = k; j <= last; j++) messages.push({ channel: ch, data: messageBody(j, job.size) });
+      reqs.push({ last, bytes: jsonRequest('/pub', JSON.stringify({ messages })) });
+    }
+  }
+  const inflight = Math.min(job.inflight, reqs.length);
   const pubs = [];
-  let nextSeq = 1;
+  const waiting = [];
+  let nextReq = 0;
   let acked = 0;
   let pubErrors = 0;
+  let windowWaits = 0;
   let tPubDone = 0;
   let t0 = 0;
-  const pubBytes = [];
-  for (let k = 1; k <= M; k++) pubBytes.push(pubRequest(job.pubPath, messageBody(k, job.size)));
+  const send = (conn) => {
+    if (nextReq >= reqs.length) return;
+    const r = reqs[nextReq];
+    if (job.window && r.last > slowest + job.window) {
+      windowWaits++;
+      waiting.push(conn);
+      return;
+    }
+    nextReq++;
+    conn.inFlight = r.last - (nextReq > 1 ? reqs[nextReq - 2].last : 0);
+    conn.write(r.bytes);
+  };
+  onSlowest = () => {
+    while (waiting.length && nextReq < reqs.length && reqs[nextReq].last <= slowest + job.window) send(waiting.shift());
+  };
   await new Promise((resolve) => {
     let c = 0;
     for (let i = 0; i < inflight; i++) {
@@ -444,8 +489,10 @@ async function stream(job) {
           },
           onResponse: (conn, res) => {
             if (res.status >= 300) pubErrors++;
-            if (++acked === M) tPubDone = hr();
-            if (nextSeq <= M) conn.write(pubBytes[nextSeq++ - 1]);
+            acked += conn.inFlight;
+            conn.inFlight = 0;
+            if (acked >= M && !tPubDone) tPubDone = hr();
+            send(conn);
           },
         }).connect()
       );
@@ -455,7 +502,7 @@ async function stream(job) {
   const cpu0 = pids.length ? cpuSeconds(pids) : null;
   t0 = hr();
   const lc0 = process.cpuUsage();
-  for (const p of pubs) if (nextSeq <= M) p.write(pubBytes[nextSeq++ - 1]);
+  for (const p of pubs) send(p);
 
   // Until every subscriber has everything, or publishing is over and nothing came for quietMs.
   const quietMs = job.quietMs || 2000;
@@ -475,6 +522,11 @@ async function stream(job) {
         return end();
       }
       if (tPubDone && t - Math.max(lastDelivery, tPubDone) > quietMs) end();
+      // Every publisher held back by a subscriber that gets nothing more: it lost messages.
+      if (waiting.length === pubs.length && t - Math.max(lastDelivery, t0) > 5 * quietMs) {
+        result.stalled = 'publishers waited for a subscriber that got nothing more';
+        end();
+      }
     }, 50);
   });
   const tEnd = hr();
@@ -503,6 +555,12 @@ async function stream(job) {
   result.serverCpuS = cpu0 == null ? null : cpu1 - cpu0;
   result.cpuUsPerDelivery = cpu0 == null || !total ? null : ((cpu1 - cpu0) / total) * 1e6;
   result.sub = S.stats;
+  result.pubBatch = B;
+  result.inflight = inflight;
+  if (job.window) {
+    result.window = job.window;
+    result.windowWaits = windowWaits;
+  }
   return result;
 }
 

@@ -12,6 +12,7 @@ const cp = require('node:child_process');
 const L = require('./bench-lib.js');
 const nchan = require('./bench-nchan.js');
 const { summarize } = require('./bench-summary.js');
+const w6 = require('./bench-w6.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const HOST = '127.0.0.1';
@@ -24,7 +25,7 @@ const HELP = `usage: npm run bench -- [options]
   --smoke            every workload at a tiny size: checks that the tool and the servers work
                      end to end (the test suite runs it); its figures mean nothing
   --only W1,W3       only these workloads (W1 fan-out, W2 idle memory, W3 stream,
-                     W4 EventSource fan-out, W5 scale)
+                     W4 EventSource fan-out, W5 scale, W6 batch publish)
   --vs nchan         also run nginx + Nchan (skipped with a note when it is not installed)
   --json FILE        where to write the results (default bench-results/<timestamp>.json)
   --server FILE      the holdpush server to run (default dist/server.js)
@@ -34,6 +35,7 @@ const HELP = `usage: npm run bench -- [options]
   --size BYTES       message body size (default 64)
   --cpu-prof DIR     run the node servers under node --cpu-prof: profiles in DIR/holdpush,
                      DIR/baseline (summarize: node scripts/bench-profile.js DIR/holdpush)
+  --batch-inflight N W6: batch publishes in flight at once (default ${w6.INFLIGHT})
   --no-pin           do not pin server and load to separate cores
   --no-positions     holdpush's subscribers re-poll without their position, as the baseline's do
                      (holdpush runs with --first-message newest, so a bare re-poll waits for the
@@ -77,6 +79,7 @@ function parseArgs(argv) {
     else if (a === '--size') o.size = Math.max(8, Math.min(65536, Number(val()) || 64));
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(val());
     else if (a === '--no-pin') o.pin = false;
+    else if (a === '--batch-inflight') o.batchInflight = Math.max(1, Math.min(256, Math.floor(Number(val())) || w6.INFLIGHT));
     else if (a === '--no-positions') o.positions = false;
     else if (a === '--repeat') o.repeat = Math.max(1, Math.min(20, Math.floor(Number(val())) || 1));
     else if (a === '--help' || a === '-h') {
@@ -84,7 +87,7 @@ function parseArgs(argv) {
       process.exit(0);
     } else die(`unknown option ${a}\n${HELP}`);
   }
-  if (o.only) for (const w of o.only) if (!/^W[1-5]$/.test(w)) die(`unknown workload ${w}`);
+  if (o.only) for (const w of o.only) if (!/^W[1-6]$/.test(w)) die(`unknown workload ${w}`);
   return o;
 }
 
@@ -464,6 +467,19 @@ async function W2(names) {
   return [row];
 }
 
+async function W6(names) {
+  return w6.W6(names, {
+    profile: PROFILE,
+    inflight: opts.batchInflight,
+    TARGETS,
+    withServers,
+    warmedRun,
+    jobFor: (n, s) => ({ port: s.port, serverPid: s.pid }),
+    log,
+    describe,
+  });
+}
+
 async function W3(names) {
   const rows = [];
   await withServers(names, async (servers, failed) => {
@@ -735,6 +751,7 @@ const METRICS = {
   ],
 };
 METRICS.W4 = METRICS.W1;
+METRICS.W6 = w6.METRICS;
 
 /** A load generator this busy (share of its core) was the limit: the figure is a lower bound. */
 const LOAD_BOUND = 0.9;
@@ -755,6 +772,7 @@ function table(results, names) {
     W3: 'W3 stream (' + P.w3Messages + ' msgs, 64 in flight)',
     W4: 'W4 EventSource fan-out',
     W5: 'W5 scale',
+    W6: w6.title(PROFILE),
   };
   for (const w of Object.keys(results.workloads)) {
     for (const row of results.workloads[w]) {
@@ -942,7 +960,7 @@ async function main() {
       openFilesPerProcess: ulimitN(),
       loadavgStart: os.loadavg(),
     },
-    settings: { messageBytes: opts.size, w1Messages: W1_MESSAGES, w3Inflight: W3_INFLIGHT, profile: P },
+    settings: { messageBytes: opts.size, w1Messages: W1_MESSAGES, w3Inflight: W3_INFLIGHT, w6: { batch: w6.BATCH, inflight: opts.batchInflight || w6.INFLIGHT, window: w6.WINDOW }, profile: P },
     targets: names,
     skipped,
     workloads: {},
@@ -974,6 +992,7 @@ async function main() {
     ['W3', W3],
     ['W4', W4],
     ['W5', W5],
+    ['W6', W6],
   ];
   for (const [w, fn] of plan) {
     if (!selected(w)) continue;
@@ -984,7 +1003,7 @@ async function main() {
   results.env.loadavgEnd = os.loadavg();
   results.seconds = Math.round((Date.now() - t0) / 1000);
   // Smoke sizes are far below the issue's: its targets are not judged on them.
-  results.checks = names.includes('holdpush') && PROFILE !== 'smoke' ? checks(results) : [];
+  results.checks = names.includes('holdpush') && PROFILE !== 'smoke' ? [...checks(results), ...w6.checks(results, ratio)] : [];
   write();
   clearTimeout(watchdog);
 
@@ -997,6 +1016,9 @@ async function main() {
   out.push(table(results, names));
   if (Object.values(results.workloads.W3 || []).some((r) => r.baseline && r.baseline.sameAs)) {
     out.push('* the baseline has no batch mode: its one-message-per-response figure is repeated.');
+  }
+  if ((results.workloads.W6 || []).some((r) => r.nchan && r.nchan.sameAs)) {
+    out.push(`* W6: Nchan has no batch publish: it gets one-message publishes in both rows (holdpush: ${w6.BATCH} a publish, ${opts.batchInflight || w6.INFLIGHT} in flight).`);
   }
   if (Object.values(results.workloads).some((rows) => rows.some((row) => names.some((n) => row[n] && row[n].loadCpuBusy >= LOAD_BOUND)))) {
     out.push(`^ the load generator was busy ${LOAD_BOUND * 100}% or more of its core: that server's figure is a lower bound.`);

@@ -14,6 +14,9 @@ interface Figures {
   deliveriesPerSec?: number;
   totalDeliveriesPerSec?: number;
   bytesPerHeld?: number;
+  pubBatch?: number;
+  pubErrors?: number;
+  windowWaits?: number;
 }
 type Row = { label: string } & Record<string, Figures | string>;
 
@@ -26,7 +29,7 @@ function figures(row: Row, target: string): Figures {
 // `npm run bench` itself, at its smallest sizes: every workload against holdpush (dist/, which
 // `pretest` builds) and the bare node:http server, in their own processes. Figures at this size
 // mean nothing; what is checked is that every workload ran to the end and holdpush lost nothing.
-test('npm run bench -- --smoke runs W1-W5 against holdpush and the bare server, and holdpush loses nothing', { timeout: 240_000 }, async () => {
+test('npm run bench -- --smoke runs W1-W6 against holdpush and the bare server, and holdpush loses nothing', { timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'holdpush-bench-'));
   try {
     const json = join(dir, 'smoke.json');
@@ -40,7 +43,7 @@ test('npm run bench -- --smoke runs W1-W5 against holdpush and the bare server, 
     const results = JSON.parse(readFileSync(json, 'utf8')) as { profile: string; targets: string[]; workloads: Record<string, Row[]> };
     assert.equal(results.profile, 'smoke');
     assert.deepEqual(results.targets, ['holdpush', 'baseline']);
-    assert.deepEqual(Object.keys(results.workloads), ['W1', 'W2', 'W3', 'W4', 'W5']);
+    assert.deepEqual(Object.keys(results.workloads), ['W1', 'W2', 'W3', 'W4', 'W5', 'W6']);
     for (const [workload, rows] of Object.entries(results.workloads)) {
       assert.ok(rows.length > 0, `${workload}: no rows`);
       for (const row of rows) {
@@ -59,6 +62,20 @@ test('npm run bench -- --smoke runs W1-W5 against holdpush and the bare server, 
     assert.equal(figures(single as Row, 'holdpush').opened, 150);
     assert.equal(figures(workers as Row, 'holdpush').opened, 300, '--workers 2 holds twice a process');
     assert.equal(figures(workers as Row, 'baseline').na, 'the baseline is one process');
+    // W6: batch publishes (held back by the window at this size too) and one-message publishes.
+    const w6 = results.workloads.W6 as Row[];
+    assert.deepEqual(
+      w6.map((row) => row.label),
+      ['1 sub batch, publishes of 100', '1 sub batch, one-message publishes', '4 subs batch, publishes of 100', '4 subs batch, one-message publishes']
+    );
+    for (const row of w6) {
+      const own = figures(row, 'holdpush');
+      assert.equal(own.pubErrors, 0, row.label);
+      assert.equal(own.pubBatch, /publishes of 100/.test(row.label) ? 100 : 1, row.label);
+      assert.ok((own.totalDeliveriesPerSec ?? 0) > 0, row.label);
+      assert.equal(figures(row, 'baseline').na, 'no batch mode');
+    }
+    assert.ok((figures(w6[0] as Row, 'holdpush').windowWaits ?? 0) > 0, 'the smoke window holds batch publishes back');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
