@@ -8,6 +8,7 @@
 //
 // Clients speak to 127.0.0.1 only (W5 may bind other 127.0.0.x source addresses).
 const L = require('./bench-lib.js');
+const R = require('./bench-redis.js');
 
 const {
   hr,
@@ -81,6 +82,22 @@ function cpuOf(pid) {
   return pid ? cpuSeconds(processTree(pid)) : null;
 }
 
+/** Every process of the server(s) under test: several servers (one Redis) give serverPids. */
+function serverProcesses(job) {
+  const roots = job.serverPids || (job.serverPid ? [job.serverPid] : []);
+  return roots.flatMap((pid) => processTree(pid));
+}
+
+/** Subscriber i's server: with several (servers on one Redis) they are split evenly. */
+function portOf(job, i) {
+  return job.ports && job.ports.length ? job.ports[i % job.ports.length] : job.port;
+}
+
+/** Redis counters at the edges of the timed part (the holdpush-redis target only). */
+function redisSnapshot(job) {
+  return job.redisPort ? R.snapshot(job.redisPort, job.redisPid) : Promise.resolve(null);
+}
+
 /** POST with a JSON body (W6's batch publish). */
 function jsonRequest(path, body) {
   const b = Buffer.from(body);
@@ -145,7 +162,7 @@ function makeSubscribers(job, subPath, opts) {
   function connFor(u, first) {
     return new Conn({
       host: job.host,
-      port: job.port,
+      port: u.port,
       localAddress: job.localAddress,
       onConnect: (c) => {
         if (first || !u.idle) c.write(poller.request(u.pos));
@@ -182,7 +199,7 @@ function makeSubscribers(job, subPath, opts) {
   }
 
   function make(i, pos) {
-    const u = { i, pos, conn: null, idle: false, repolls: 0, reconnects: 0, got: 0, last: 0, done: 0 };
+    const u = { i, port: portOf(job, i), pos, conn: null, idle: false, repolls: 0, reconnects: 0, got: 0, last: 0, done: 0 };
     u.conn = connFor(u, true);
     subs.push(u);
     return u.conn;
@@ -285,8 +302,9 @@ async function fanout(job) {
     result.streamsReady = ready;
   }
 
-  const pids = job.serverPid ? processTree(job.serverPid) : [];
+  const pids = serverProcesses(job);
   let cpu0 = pids.length && !warm ? cpuSeconds(pids) : null;
+  let redis0 = warm ? null : await redisSnapshot(job);
   const times = [];
   let timeouts = 0;
   let settleMisses = 0;
@@ -298,6 +316,7 @@ async function fanout(job) {
   let lt0 = tStart;
   for (let k = 1; k <= M; k++) {
     if (k === warm + 1) {
+      redis0 = await redisSnapshot(job);
       if (pids.length) cpu0 = cpuSeconds(pids);
       lc0 = process.cpuUsage();
       lt0 = hr();
@@ -340,6 +359,7 @@ async function fanout(job) {
   }
   const tEnd = hr();
   const cpu1 = pids.length ? cpuSeconds(pids) : null;
+  const redis1 = await redisSnapshot(job);
   result.loadCpuBusy = loadBusy(lc0, lt0, tEnd);
   S.stop();
   pub.close();
@@ -364,6 +384,7 @@ async function fanout(job) {
   result.cpuUsPerDelivery = cpu0 == null || !timed ? null : ((cpu1 - cpu0) / timed) * 1e6;
   result.pubStatuses = pubStatuses;
   result.sub = S.stats;
+  if (job.redisPort) result.redis = R.delta(redis0, redis1, Math.max(0, sent - warm), timed);
   return result;
 }
 
@@ -498,7 +519,8 @@ async function stream(job) {
       );
     }
   });
-  const pids = job.serverPid ? processTree(job.serverPid) : [];
+  const pids = serverProcesses(job);
+  const redis0 = await redisSnapshot(job);
   const cpu0 = pids.length ? cpuSeconds(pids) : null;
   t0 = hr();
   const lc0 = process.cpuUsage();
@@ -531,6 +553,7 @@ async function stream(job) {
   });
   const tEnd = hr();
   const cpu1 = pids.length ? cpuSeconds(pids) : null;
+  const redis1 = await redisSnapshot(job);
   result.loadCpuBusy = loadBusy(lc0, t0, Math.max(lastDelivery, tPubDone || t0));
   S.stop();
   for (const p of pubs) p.destroy();
@@ -561,6 +584,7 @@ async function stream(job) {
     result.window = job.window;
     result.windowWaits = windowWaits;
   }
+  if (job.redisPort) result.redis = R.delta(redis0, redis1, acked, total);
   return result;
 }
 

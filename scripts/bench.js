@@ -13,6 +13,7 @@ const L = require('./bench-lib.js');
 const nchan = require('./bench-nchan.js');
 const { summarize } = require('./bench-summary.js');
 const w6 = require('./bench-w6.js');
+const deploy = require('./bench-deploy.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const HOST = '127.0.0.1';
@@ -31,7 +32,11 @@ const HELP = `usage: npm run bench -- [options]
   --server FILE      the holdpush server to run (default dist/server.js)
   --server-args STR  more flags for the holdpush server, space-separated (what a feature costs:
                      e.g. --server-args '--auth-url http://127.0.0.1:9000/ --auth-cache 10')
-  --targets LIST     which servers (default holdpush,baseline[,nchan])
+  --targets LIST     which servers (default holdpush,baseline[,nchan]; also holdpush-workers,
+                     holdpush-1proc, holdpush-redis)
+  --deploy           add the deployment targets (W1, W3, W6 only): holdpush-workers (--workers 2)
+                     and holdpush-1proc, each with server and load over cores 0-1, and
+                     holdpush-redis (two servers on one redis-server the bench starts)
   --size BYTES       message body size (default 64)
   --cpu-prof DIR     run the node servers under node --cpu-prof: profiles in DIR/holdpush,
                      DIR/baseline (summarize: node scripts/bench-profile.js DIR/holdpush)
@@ -79,6 +84,7 @@ function parseArgs(argv) {
     else if (a === '--size') o.size = Math.max(8, Math.min(65536, Number(val()) || 64));
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(val());
     else if (a === '--no-pin') o.pin = false;
+    else if (a === '--deploy') o.deploy = true;
     else if (a === '--batch-inflight') o.batchInflight = Math.max(1, Math.min(256, Math.floor(Number(val())) || w6.INFLIGHT));
     else if (a === '--no-positions') o.positions = false;
     else if (a === '--repeat') o.repeat = Math.max(1, Math.min(20, Math.floor(Number(val())) || 1));
@@ -180,9 +186,9 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 // ---- servers --------------------------------------------------------------------------------
 
 /** Starts a node server that prints `... listening on http://host:port`. */
-function startNodeServer(name, script, args, nodeFlags = []) {
+function startNodeServer(name, script, args, nodeFlags = [], core = 0) {
   return new Promise((resolve, reject) => {
-    const child = spawnPinned(0, process.execPath, [...nodeFlags, script, ...args], {
+    const child = spawnPinned(core, process.execPath, [...nodeFlags, script, ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -279,17 +285,19 @@ function profFlags(name) {
   return ['--cpu-prof', '--cpu-prof-dir=' + dir];
 }
 
+function holdpushArgs(workers) {
+  const args = ['--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
+  if (!opts.positions) args.push('--first-message', 'newest');
+  if (workers > 1) args.push('--workers', String(workers));
+  args.push(...opts.serverArgs);
+  return args;
+}
+
 const TARGETS = {
   holdpush: {
     positions: opts.positions,
     batch: { mode: 'batch', prefix: '/sub/' },
-    start: (workers = 1) => {
-      const args = ['--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
-      if (!opts.positions) args.push('--first-message', 'newest');
-      if (workers > 1) args.push('--workers', String(workers));
-      args.push(...opts.serverArgs);
-      return startNodeServer('holdpush', opts.server, args, profFlags('holdpush'));
-    },
+    start: (workers = 1) => startNodeServer('holdpush', opts.server, holdpushArgs(workers), profFlags('holdpush')),
   },
   baseline: {
     positions: false,
@@ -306,12 +314,28 @@ const TARGETS = {
   },
 };
 
+Object.assign(
+  TARGETS,
+  deploy.targets({
+    positions: opts.positions,
+    args: holdpushArgs,
+    startHoldpush: (name, args, core) => startNodeServer(name, opts.server, args, profFlags(name), core),
+    spawnPinned,
+    freePort: nchan.freePort,
+  })
+);
+
+/** A load job's server fields: its port and pid, and a deployment target's extras. */
+function jobFor(n, s) {
+  return Object.assign({ port: s.port, serverPid: s.pid }, deploy.jobExtras(TARGETS[n], s));
+}
+
 // ---- load processes -------------------------------------------------------------------------
 
 /** Runs one job in a fresh load process pinned to core 1; onMessage gets interim reports. */
 function runLoad(job, onMessage) {
   return new Promise((resolve) => {
-    const child = spawnPinned(1, process.execPath, [path.join(__dirname, 'bench-load.js')], {
+    const child = spawnPinned(job.loadCores || 1, process.execPath, [path.join(__dirname, 'bench-load.js')], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let result = null;
@@ -399,8 +423,7 @@ async function fanoutRuns(names, label, runs, mode) {
         const s = servers[n];
         row[n] = await warmedRun(label.toLowerCase(), (ch) => ({
           kind: 'fanout',
-          port: s.port,
-          serverPid: s.pid,
+          ...jobFor(n, s),
           n: run.n,
           messages: run.messages,
           warmupMessages: 5,
@@ -474,7 +497,7 @@ async function W6(names) {
     TARGETS,
     withServers,
     warmedRun,
-    jobFor: (n, s) => ({ port: s.port, serverPid: s.pid }),
+    jobFor,
     log,
     describe,
   });
@@ -503,8 +526,7 @@ async function W3(names) {
           const prefix = style === 'batch' ? t.batch.prefix : '/sub/';
           row[n] = await warmedRun('w3', (ch) => ({
             kind: 'stream',
-            port: s.port,
-            serverPid: s.pid,
+            ...jobFor(n, s),
             n: subs,
             messages: P.w3Messages,
             warmup: P.w3Warmup,
@@ -764,7 +786,7 @@ function ratio(a, b) {
 function table(results, names) {
   const others = names.filter((n) => n !== 'holdpush');
   const head = ['workload', 'metric', ...names];
-  for (const o of others) if (names.includes('holdpush')) head.push('hp/' + o.slice(0, 5));
+  for (const o of others) if (names.includes('holdpush')) head.push('hp/' + (TARGETS[o].short || o.slice(0, 5)));
   const lines = [];
   const titles = {
     W1: 'W1 fan-out',
@@ -777,7 +799,7 @@ function table(results, names) {
   for (const w of Object.keys(results.workloads)) {
     for (const row of results.workloads[w]) {
       let first = true;
-      for (const [label, get, kind] of METRICS[w]) {
+      for (const [label, get, kind] of METRICS[w].concat(deploy.metrics(w, names))) {
         const cells = [first ? `${titles[w]}: ${row.label}` : '', label];
         first = false;
         const vals = {};
@@ -931,6 +953,7 @@ async function main() {
   const t0 = Date.now();
   const names = opts.targets || ['holdpush', 'baseline'];
   if (!opts.targets && opts.vs.includes('nchan')) names.push('nchan');
+  if (opts.deploy) for (const n of deploy.NAMES) if (!names.includes(n)) names.push(n);
   for (const n of names) if (!TARGETS[n]) die(`unknown target ${n}`);
   const skipped = {};
   if (names.includes('holdpush') && !fs.existsSync(opts.server)) {
@@ -940,6 +963,7 @@ async function main() {
     const av = nchan.available();
     if (!av.ok) skipped.nchan = av.reason;
   }
+  for (const [n, why] of Object.entries(deploy.unavailable(names, fs.existsSync(opts.server) ? null : skipped.holdpush || `${path.relative(ROOT, opts.server)} not found`))) skipped[n] = why;
   for (const [n, why] of Object.entries(skipped)) {
     log(`bench: skipping ${n}: ${why}`);
     names.splice(names.indexOf(n), 1);
@@ -997,13 +1021,13 @@ async function main() {
   for (const [w, fn] of plan) {
     if (!selected(w)) continue;
     log(`bench: ${w}`);
-    results.workloads[w] = await fn(names);
+    results.workloads[w] = await fn(names.filter((n) => !TARGETS[n].workloads || TARGETS[n].workloads.includes(w)));
     write();
   }
   results.env.loadavgEnd = os.loadavg();
   results.seconds = Math.round((Date.now() - t0) / 1000);
   // Smoke sizes are far below the issue's: its targets are not judged on them.
-  results.checks = names.includes('holdpush') && PROFILE !== 'smoke' ? [...checks(results), ...w6.checks(results, ratio)] : [];
+  results.checks = names.includes('holdpush') && PROFILE !== 'smoke' ? [...checks(results), ...w6.checks(results, ratio), ...deploy.checks(results, ratio)] : [];
   write();
   clearTimeout(watchdog);
 
@@ -1023,6 +1047,8 @@ async function main() {
   if (Object.values(results.workloads).some((rows) => rows.some((row) => names.some((n) => row[n] && row[n].loadCpuBusy >= LOAD_BOUND)))) {
     out.push(`^ the load generator was busy ${LOAD_BOUND * 100}% or more of its core: that server's figure is a lower bound.`);
   }
+  const redisOut = deploy.redisLines(results, fmt);
+  if (redisOut.length) out.push('', ...redisOut);
   if (results.checks.length) {
     out.push('');
     out.push('performance targets judged in this run:');

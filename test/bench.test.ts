@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -76,6 +76,42 @@ test('npm run bench -- --smoke runs W1-W6 against holdpush and the bare server, 
       assert.equal(figures(row, 'baseline').na, 'no batch mode');
     }
     assert.ok((figures(w6[0] as Row, 'holdpush').windowWaits ?? 0) > 0, 'the smoke window holds batch publishes back');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+interface RedisFigures extends Figures {
+  redis?: { commandsPerPublished: number | null; bytesInPerPublished: number | null; bytesOutPerPublished: number | null; byCommand: Record<string, number> };
+}
+
+// The Redis deployment target: two holdpush servers on a redis-server the bench starts itself,
+// subscribers split over both. It must start, lose nothing across the two, report Redis's
+// counters, and leave no redis-server behind.
+test('npm run bench -- --smoke --targets holdpush-redis: two servers on one Redis lose nothing and Redis is counted', { timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'holdpush-bench-'));
+  try {
+    const json = join(dir, 'redis.json');
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [join(root, 'scripts', 'bench.js'), '--smoke', '--only', 'W3,W6', '--targets', 'holdpush-redis', '--json', json], { cwd: root, maxBuffer: 16 * 1024 * 1024 }, (error, out, err) => {
+        resolve({ code: error === null ? 0 : (child.exitCode ?? null), stdout: out, stderr: err });
+      });
+    });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /redis commands per published message, by command/);
+    const results = JSON.parse(readFileSync(json, 'utf8')) as { workloads: Record<string, Row[]> };
+    assert.deepEqual(Object.keys(results.workloads), ['W3', 'W6']);
+    for (const [workload, rows] of Object.entries(results.workloads)) {
+      for (const row of rows) {
+        const own = row['holdpush-redis'] as RedisFigures | undefined;
+        assert.ok(own !== undefined && own.na === undefined, `${workload} ${row.label}: ${own?.na}`);
+        assert.equal(own.lost, 0, `${workload} ${row.label}: lost ${own.lost}`);
+        assert.ok((own.redis?.commandsPerPublished ?? 0) > 0, `${workload} ${row.label}: no Redis commands counted`);
+        assert.ok((own.redis?.bytesInPerPublished ?? 0) > 0 && (own.redis?.bytesOutPerPublished ?? 0) > 0, `${workload} ${row.label}: no Redis bytes counted`);
+        assert.equal(own.redis?.byCommand.info, undefined, 'the bench leaves its own INFO out');
+      }
+    }
+    assert.equal(readdirSync(tmpdir()).filter((name) => name.startsWith('holdpush-bench-redis-')).length, 0, 'its redis folder is removed');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
