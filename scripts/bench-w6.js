@@ -25,6 +25,9 @@ const SIZES = {
   smoke: { subs: [1, 4], messages: 1000, warmup: 200, window: 300 },
 };
 
+// Minutes W6 adds to the orchestrator's watchdog.
+const WATCHDOG_MIN = { full: 20, quick: 20, smoke: 2 };
+
 const METRICS = [
   ['msgs/s per subscriber', (r) => r.msgsPerSecPerSubMedian, 'high'],
   ['total deliveries/s', (r) => r.totalDeliveriesPerSec, 'high'],
@@ -114,4 +117,4 @@ function checks(results, ratio) {
   return out;
 }
 
-module.exports = { W6, METRICS, title, checks, BATCH, INFLIGHT, WINDOW };
+module.exports = { W6, WATCHDOG_MIN, METRICS, title, checks, BATCH, INFLIGHT, WINDOW };

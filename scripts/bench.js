@@ -334,6 +334,7 @@ function jobFor(n, s) {
 
 /** Runs one job in a fresh load process pinned to core 1; onMessage gets interim reports. */
 function runLoad(job, onMessage) {
+  if (job.timeScale) job = Object.assign({}, job, { timeoutMs: job.timeoutMs * job.timeScale });
   return new Promise((resolve) => {
     const child = spawnPinned(job.loadCores || 1, process.execPath, [path.join(__dirname, 'bench-load.js')], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -970,7 +971,9 @@ async function main() {
   }
   if (!names.length) die('nothing to run');
 
-  const watchdogMs = P.watchdogMin * 60000;
+  // W6 and each target past three add their share (100,000 messages a W6 row, two runs each).
+  const watchdogMin = (P.watchdogMin + (selected('W6') ? w6.WATCHDOG_MIN[PROFILE] : 0)) * Math.max(1, names.length / 3);
+  const watchdogMs = watchdogMin * 60000;
   const results = {
     tool: 'holdpush bench (scripts/bench.js)',
     date: new Date().toISOString(),
@@ -980,7 +983,7 @@ async function main() {
       platform: `${os.type()} ${os.release()}`,
       cpus: os.cpus().length,
       cpuModel: (os.cpus()[0] || {}).model,
-      pinned: tasksetOk ? 'servers on core 0, load on core 1' : 'not pinned',
+      pinned: (tasksetOk ? 'servers on core 0, load on core 1' : 'not pinned') + (tasksetOk ? deploy.cores(names) : ''),
       openFilesPerProcess: ulimitN(),
       loadavgStart: os.loadavg(),
     },
@@ -995,7 +998,7 @@ async function main() {
     fs.writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
   };
   const watchdog = setTimeout(() => {
-    log(`bench: watchdog: over ${P.watchdogMin} min, stopping with what it has`);
+    log(`bench: watchdog: over ${Math.round(watchdogMin)} min, stopping with what it has`);
     results.aborted = 'watchdog';
     try {
       write();
