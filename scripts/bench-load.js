@@ -9,6 +9,7 @@
 // Clients speak to 127.0.0.1 only (W5 may bind other 127.0.0.x source addresses).
 const L = require('./bench-lib.js');
 const socketio = require('./bench-socketio.js');
+const R = require('./bench-redis.js');
 
 const {
   hr,
@@ -82,6 +83,29 @@ function cpuOf(pid) {
   return pid ? cpuSeconds(processTree(pid)) : null;
 }
 
+/** Every process of the server(s) under test: several servers (one Redis) give serverPids. */
+function serverProcesses(job) {
+  const roots = job.serverPids || (job.serverPid ? [job.serverPid] : []);
+  return roots.flatMap((pid) => processTree(pid));
+}
+
+/** Subscriber i's server: with several (servers on one Redis) they are split evenly. */
+function portOf(job, i) {
+  return job.ports && job.ports.length ? job.ports[i % job.ports.length] : job.port;
+}
+
+/** Redis counters at the edges of the timed part (the holdpush-redis target only). */
+function redisSnapshot(job) {
+  return job.redisPort ? R.snapshot(job.redisPort, job.redisPid) : Promise.resolve(null);
+}
+
+/** POST with a JSON body (W6's batch publish). */
+function jsonRequest(path, body) {
+  const b = Buffer.from(body);
+  const h = 'POST ' + path + ' HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ' + b.length + '\r\n\r\n';
+  return Buffer.concat([Buffer.from(h, 'latin1'), b]);
+}
+
 /** Where a held subscriber stands: single-message (Etag/Last-Modified) or batch (last id). */
 function makePoller(job, subPath) {
   const mode = job.mode || 'single'; // single | batch | multipart | sse
@@ -140,7 +164,7 @@ function makeSubscribers(job, subPath, opts) {
   function connFor(u, first) {
     return new Conn({
       host: job.host,
-      port: job.port,
+      port: u.port,
       localAddress: job.localAddress,
       onConnect: (c) => {
         if (first || !u.idle) c.write(poller.request(u.pos));
@@ -177,7 +201,7 @@ function makeSubscribers(job, subPath, opts) {
   }
 
   function make(i, pos) {
-    const u = { i, pos, conn: null, idle: false, repolls: 0, reconnects: 0, got: 0, last: 0, done: 0 };
+    const u = { i, port: portOf(job, i), pos, conn: null, idle: false, repolls: 0, reconnects: 0, got: 0, last: 0, done: 0 };
     u.conn = connFor(u, true);
     subs.push(u);
     return u.conn;
@@ -280,8 +304,9 @@ async function fanout(job) {
     result.streamsReady = ready;
   }
 
-  const pids = job.serverPid ? processTree(job.serverPid) : [];
+  const pids = serverProcesses(job);
   let cpu0 = pids.length && !warm ? cpuSeconds(pids) : null;
+  let redis0 = warm ? null : await redisSnapshot(job);
   const times = [];
   let timeouts = 0;
   let settleMisses = 0;
@@ -293,6 +318,7 @@ async function fanout(job) {
   let lt0 = tStart;
   for (let k = 1; k <= M; k++) {
     if (k === warm + 1) {
+      redis0 = await redisSnapshot(job);
       if (pids.length) cpu0 = cpuSeconds(pids);
       lc0 = process.cpuUsage();
       lt0 = hr();
@@ -335,6 +361,7 @@ async function fanout(job) {
   }
   const tEnd = hr();
   const cpu1 = pids.length ? cpuSeconds(pids) : null;
+  const redis1 = await redisSnapshot(job);
   result.loadCpuBusy = loadBusy(lc0, lt0, tEnd);
   S.stop();
   pub.close();
@@ -359,6 +386,7 @@ async function fanout(job) {
   result.cpuUsPerDelivery = cpu0 == null || !timed ? null : ((cpu1 - cpu0) / timed) * 1e6;
   result.pubStatuses = pubStatuses;
   result.sub = S.stats;
+  if (job.redisPort) result.redis = R.delta(redis0, redis1, Math.max(0, sent - warm), timed);
   return result;
 }
 
@@ -393,6 +421,10 @@ async function stream(job) {
   let total = 0;
   let dup = 0;
   let doneSubs = 0;
+  // W6: reached[g] = subscribers that have g messages; slowest = what every one of them has.
+  const reached = job.window ? new Int32Array(M + 2) : null;
+  let slowest = 0;
+  let onSlowest = null;
   let lastDelivery = 0;
   let finishNow = null;
   function mark(u, k) {
@@ -405,6 +437,10 @@ async function stream(job) {
     got[idx] = 1;
     total++;
     u.got++;
+    if (reached && ++reached[u.got] === n) {
+      while (slowest < M && reached[slowest + 1] === n) slowest++;
+      if (onSlowest) onSlowest();
+    }
     u.last = lastDelivery = hr();
     if (u.got === M) {
       u.done = u.last;
@@ -422,15 +458,45 @@ async function stream(job) {
   result.heldSeen = held0.seen;
 
   // Publishers: `inflight` keep-alive connections, each sends its next publish on a response.
-  const inflight = Math.min(job.inflight, M);
+  // W6 (`pubBatch`): a publish is `POST /pub` with `pubBatch` messages; `window`: a publish is
+  // held back while it would put its last message more than `window` ahead of the slowest
+  // subscriber, so that no subscriber falls out of the server's buffer (10,000) over 100,000.
+  const B = job.pubBatch || 1;
+  const reqs = [];
+  for (let k = 1; k <= M; k += B) {
+    const last = Math.min(M, k + B - 1);
+    if (B === 1) reqs.push({ last, bytes: pubRequest(job.pubPath, messageBody(k, job.size)) });
+    else {
+      const ch = job.pubPath.slice(job.pubPath.lastIndexOf('/') + 1);
+      const messages = [];
+      for (let j = k; j <= last; j++) messages.push({ channel: ch, data: messageBody(j, job.size) });
+      reqs.push({ last, bytes: jsonRequest('/pub', JSON.stringify({ messages })) });
+    }
+  }
+  const inflight = Math.min(job.inflight, reqs.length);
   const pubs = [];
-  let nextSeq = 1;
+  const waiting = [];
+  let nextReq = 0;
   let acked = 0;
   let pubErrors = 0;
+  let windowWaits = 0;
   let tPubDone = 0;
   let t0 = 0;
-  const pubBytes = [];
-  for (let k = 1; k <= M; k++) pubBytes.push(pubRequest(job.pubPath, messageBody(k, job.size)));
+  const send = (conn) => {
+    if (nextReq >= reqs.length) return;
+    const r = reqs[nextReq];
+    if (job.window && r.last > slowest + job.window) {
+      windowWaits++;
+      waiting.push(conn);
+      return;
+    }
+    nextReq++;
+    conn.inFlight = r.last - (nextReq > 1 ? reqs[nextReq - 2].last : 0);
+    conn.write(r.bytes);
+  };
+  onSlowest = () => {
+    while (waiting.length && nextReq < reqs.length && reqs[nextReq].last <= slowest + job.window) send(waiting.shift());
+  };
   await new Promise((resolve) => {
     let c = 0;
     for (let i = 0; i < inflight; i++) {
@@ -446,18 +512,21 @@ async function stream(job) {
           },
           onResponse: (conn, res) => {
             if (res.status >= 300) pubErrors++;
-            if (++acked === M) tPubDone = hr();
-            if (nextSeq <= M) conn.write(pubBytes[nextSeq++ - 1]);
+            acked += conn.inFlight;
+            conn.inFlight = 0;
+            if (acked >= M && !tPubDone) tPubDone = hr();
+            send(conn);
           },
         }).connect()
       );
     }
   });
-  const pids = job.serverPid ? processTree(job.serverPid) : [];
+  const pids = serverProcesses(job);
+  const redis0 = await redisSnapshot(job);
   const cpu0 = pids.length ? cpuSeconds(pids) : null;
   t0 = hr();
   const lc0 = process.cpuUsage();
-  for (const p of pubs) if (nextSeq <= M) p.write(pubBytes[nextSeq++ - 1]);
+  for (const p of pubs) send(p);
 
   // Until every subscriber has everything, or publishing is over and nothing came for quietMs.
   const quietMs = job.quietMs || 2000;
@@ -477,10 +546,16 @@ async function stream(job) {
         return end();
       }
       if (tPubDone && t - Math.max(lastDelivery, tPubDone) > quietMs) end();
+      // Every publisher held back by a subscriber that gets nothing more: it lost messages.
+      if (waiting.length === pubs.length && t - Math.max(lastDelivery, t0) > 5 * quietMs) {
+        result.stalled = 'publishers waited for a subscriber that got nothing more';
+        end();
+      }
     }, 50);
   });
   const tEnd = hr();
   const cpu1 = pids.length ? cpuSeconds(pids) : null;
+  const redis1 = await redisSnapshot(job);
   result.loadCpuBusy = loadBusy(lc0, t0, Math.max(lastDelivery, tPubDone || t0));
   S.stop();
   for (const p of pubs) p.destroy();
@@ -505,6 +580,13 @@ async function stream(job) {
   result.serverCpuS = cpu0 == null ? null : cpu1 - cpu0;
   result.cpuUsPerDelivery = cpu0 == null || !total ? null : ((cpu1 - cpu0) / total) * 1e6;
   result.sub = S.stats;
+  result.pubBatch = B;
+  result.inflight = inflight;
+  if (job.window) {
+    result.window = job.window;
+    result.windowWaits = windowWaits;
+  }
+  if (job.redisPort) result.redis = R.delta(redis0, redis1, acked, total);
   return result;
 }
 

@@ -15,6 +15,8 @@ const { summarize } = require('./bench-summary.js');
 const tail = require('./bench-tail.js');
 const churn = require('./bench-churn.js');
 const V = require('./bench-variants.js');
+const w6 = require('./bench-w6.js');
+const deploy = require('./bench-deploy.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const HOST = '127.0.0.1';
@@ -27,8 +29,9 @@ const HELP = `usage: npm run bench -- [options]
   --smoke            every workload at a tiny size: checks that the tool and the servers work
                      end to end (the test suite runs it); its figures mean nothing
   --only W1,W3       only these workloads (W1 fan-out, W2 idle memory, W3 stream,
-                     W4 EventSource fan-out, W5 scale, WT tail latency, WC churn;
-                     W5, WT and WC run in --full and --smoke, or when named here)
+                     W4 EventSource fan-out, W5 scale, W6 batch publish, WT tail
+                     latency, WC churn; W5, WT and WC run in --full and --smoke, or
+                     when named here)
   --vs nchan         also run nginx + Nchan (skipped with a note when it is not installed)
   --vs socketio      also run Socket.IO's long-polling transport (W1 and W3; the socket.io
                      devDependency, scripts/bench-socketio-server.js)
@@ -36,10 +39,15 @@ const HELP = `usage: npm run bench -- [options]
   --server FILE      the holdpush server to run (default dist/server.js)
   --server-args STR  more flags for the holdpush server, space-separated (what a feature costs:
                      e.g. --server-args '--auth-url http://127.0.0.1:9000/ --auth-cache 10')
-  --targets LIST     which servers (default holdpush,baseline[,nchan])
+  --targets LIST     which servers (default holdpush,baseline[,nchan]; also holdpush-workers,
+                     holdpush-1proc, holdpush-redis)
+  --deploy           add the deployment targets (W1, W3, W6 only): holdpush-workers (--workers 2)
+                     and holdpush-1proc, each with server and load over cores 0-1, and
+                     holdpush-redis (two servers on one redis-server the bench starts)
   --size BYTES       message body size (default 64)
   --cpu-prof DIR     run the node servers under node --cpu-prof: profiles in DIR/holdpush,
                      DIR/baseline (summarize: node scripts/bench-profile.js DIR/holdpush)
+  --batch-inflight N W6: batch publishes in flight at once (default ${w6.INFLIGHT})
   --no-pin           do not pin server and load to separate cores
   --no-positions     holdpush's subscribers re-poll without their position, as the baseline's do
                      (holdpush runs with --first-message newest, so a bare re-poll waits for the
@@ -96,6 +104,8 @@ function parseArgs(argv) {
     else if (a === '--size') o.size = Math.max(8, Math.min(65536, Number(val()) || 64));
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(val());
     else if (a === '--no-pin') o.pin = false;
+    else if (a === '--deploy') o.deploy = true;
+    else if (a === '--batch-inflight') o.batchInflight = Math.max(1, Math.min(256, Math.floor(Number(val())) || w6.INFLIGHT));
     else if (a === '--no-positions') o.positions = false;
     else if (a === '--variant') o.variants.push(val());
     else if (a === '--node26') o.nodeMajors.push('26');
@@ -107,7 +117,7 @@ function parseArgs(argv) {
       process.exit(0);
     } else die(`unknown option ${a}\n${HELP}`);
   }
-  if (o.only) for (const w of o.only) if (!/^W[1-5TC]$/.test(w)) die(`unknown workload ${w}`);
+  if (o.only) for (const w of o.only) if (!/^W[1-6TC]$/.test(w)) die(`unknown workload ${w}`);
   for (const m of o.nodeMajors) if (!/^\d+$/.test(m)) die(`--node-major takes a major version, got ${m}`);
   return o;
 }
@@ -202,12 +212,13 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 /**
  * Starts a node server that prints `... listening on http://host:port`. `run`: `node` (another
- * binary), `stdoutFile` (its stdout goes there, read for that line), `core` (default 0).
+ * binary), `stdoutFile` (its stdout goes there, read for that line), `core` (a taskset core
+ * list; default 0).
  */
 function startNodeServer(name, script, args, nodeFlags = [], run = {}) {
   return new Promise((resolve, reject) => {
     const out = run.stdoutFile ? fs.openSync(run.stdoutFile, 'a') : 'pipe';
-    const child = spawnPinned(run.core || 0, run.node || process.execPath, [...nodeFlags, script, ...args], {
+    const child = spawnPinned(run.core ?? 0, run.node || process.execPath, [...nodeFlags, script, ...args], {
       cwd: ROOT,
       stdio: ['ignore', out, 'pipe'],
     });
@@ -323,18 +334,23 @@ function profFlags(name) {
 }
 
 const SOCKETIO_POLL = { mode: 'socketio', prefix: '/socket.io/?EIO=4&transport=polling&channel=' };
+
+function holdpushArgs(workers) {
+  const args = ['--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
+  if (!opts.positions) args.push('--first-message', 'newest');
+  if (workers > 1) args.push('--workers', String(workers));
+  args.push(...opts.serverArgs);
+  return args;
+}
+
 const TARGETS = {
   holdpush: {
     positions: opts.positions,
     batch: { mode: 'batch', prefix: '/sub/' },
     // run: a variant's overrides (scripts/bench-variants.js): name, server, node, args, stdoutFile.
     start: (workers = 1, run = {}) => {
-      const args = ['--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
-      if (!opts.positions) args.push('--first-message', 'newest');
-      if (workers > 1) args.push('--workers', String(workers));
-      args.push(...opts.serverArgs, ...(run.args || []));
       const name = run.name || 'holdpush';
-      return startNodeServer(name, run.server || opts.server, args, profFlags(name), run);
+      return startNodeServer(name, run.server || opts.server, [...holdpushArgs(workers), ...(run.args || [])], profFlags(name), run);
     },
   },
   baseline: {
@@ -357,6 +373,7 @@ const TARGETS = {
   socketio: {
     positions: false,
     workloads: ['W1', 'W3'],
+    short: 'sio',
     batchOnly: 'no one-per-response mode (a poll returns every message queued)',
     poll: SOCKETIO_POLL,
     batch: SOCKETIO_POLL,
@@ -366,6 +383,22 @@ const TARGETS = {
     },
   },
 };
+
+Object.assign(
+  TARGETS,
+  deploy.targets({
+    positions: opts.positions,
+    args: holdpushArgs,
+    startHoldpush: (name, args, core) => startNodeServer(name, opts.server, args, profFlags(name), { core }),
+    spawnPinned,
+    freePort: nchan.freePort,
+  })
+);
+
+/** A load job's server fields: its port and pid, and a deployment target's extras. */
+function jobFor(n, s) {
+  return Object.assign({ port: s.port, serverPid: s.pid }, deploy.jobExtras(TARGETS[n], s));
+}
 
 /** The run's variants (--variant, --node-major, --feature-costs): set by main. */
 let variants = V.create([], {});
@@ -386,8 +419,9 @@ function makeVariants() {
 
 /** Runs one job in a fresh load process pinned to core 1; onMessage gets interim reports. */
 function runLoad(job, onMessage) {
+  if (job.timeScale) job = Object.assign({}, job, { timeoutMs: job.timeoutMs * job.timeScale });
   return new Promise((resolve) => {
-    const child = spawnPinned(1, process.execPath, [path.join(__dirname, 'bench-load.js')], {
+    const child = spawnPinned(job.loadCores || 1, process.execPath, [path.join(__dirname, 'bench-load.js')], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let result = null;
@@ -476,8 +510,7 @@ async function fanoutRuns(names, label, runs, mode) {
         const own = TARGETS[n].poll;
         row[n] = await warmedRun(label.toLowerCase(), (ch) => ({
           kind: 'fanout',
-          port: s.port,
-          serverPid: s.pid,
+          ...jobFor(n, s),
           n: run.n,
           messages: run.messages,
           warmupMessages: 5,
@@ -544,6 +577,19 @@ async function W2(names) {
   return [row];
 }
 
+async function W6(names) {
+  return w6.W6(names, {
+    profile: PROFILE,
+    inflight: opts.batchInflight,
+    TARGETS,
+    withServers,
+    warmedRun,
+    jobFor,
+    log,
+    describe,
+  });
+}
+
 async function W3(names) {
   const rows = [];
   await withServers(names, async (servers, failed) => {
@@ -571,8 +617,7 @@ async function W3(names) {
           const prefix = style === 'batch' ? t.batch.prefix : '/sub/';
           row[n] = await warmedRun('w3', (ch) => ({
             kind: 'stream',
-            port: s.port,
-            serverPid: s.pid,
+            ...jobFor(n, s),
             n: subs,
             messages: P.w3Messages,
             warmup: P.w3Warmup,
@@ -825,6 +870,7 @@ const METRICS = {
   ],
 };
 METRICS.W4 = METRICS.W1;
+METRICS.W6 = w6.METRICS;
 METRICS.WT = tail.METRICS;
 METRICS.WC = churn.METRICS;
 
@@ -839,7 +885,7 @@ function ratio(a, b) {
 function table(results, names) {
   const others = names.filter((n) => n !== 'holdpush' && !variants.isVariant(n));
   const head = ['workload', 'metric', ...names];
-  for (const o of others) if (names.includes('holdpush')) head.push('hp/' + o.slice(0, 5));
+  for (const o of others) if (names.includes('holdpush')) head.push('hp/' + (TARGETS[o].short || o.slice(0, 5)));
   const variantColumns = variants.columns(names);
   head.push(...variantColumns.map((c) => c.label));
   const lines = [];
@@ -849,13 +895,14 @@ function table(results, names) {
     W3: 'W3 stream (' + P.w3Messages + ' msgs, 64 in flight)',
     W4: 'W4 EventSource fan-out',
     W5: 'W5 scale',
+    W6: w6.title(PROFILE),
     WT: tail.title,
     WC: churn.title,
   };
   for (const w of Object.keys(results.workloads)) {
     for (const row of results.workloads[w]) {
       let first = true;
-      for (const [label, get, kind] of METRICS[w]) {
+      for (const [label, get, kind] of METRICS[w].concat(deploy.metrics(w, names))) {
         const cells = [first ? `${titles[w]}: ${row.label}` : '', label];
         first = false;
         const vals = {};
@@ -1041,6 +1088,7 @@ async function main() {
   const names = opts.targets || ['holdpush', 'baseline'];
   if (!opts.targets && opts.vs.includes('nchan')) names.push('nchan');
   if (!opts.targets && opts.vs.includes('socketio')) names.push('socketio');
+  if (opts.deploy) for (const n of deploy.NAMES) if (!names.includes(n)) names.push(n);
   for (const n of names) if (!TARGETS[n]) die(`unknown target ${n}`);
   variants = makeVariants();
   for (const b of variants.bases) if (!names.includes(b)) names.push(b);
@@ -1061,16 +1109,18 @@ async function main() {
       skipped.socketio = 'the socket.io package is not installed (npm install)';
     }
   }
+  for (const [n, why] of Object.entries(deploy.unavailable(names, fs.existsSync(opts.server) ? null : skipped.holdpush || `${path.relative(ROOT, opts.server)} not found`))) skipped[n] = why;
   for (const [n, why] of Object.entries(skipped)) {
     log(`bench: skipping ${n}: ${why}`);
     names.splice(names.indexOf(n), 1);
   }
   if (!names.length) die('nothing to run');
 
-  // WT and WC bring their own share of the global bound (a bound, not an estimate), and each
-  // variant is one more target to take its turn: the bound grows with them.
-  const watchdogMin = P.watchdogMin + (selected('WT') ? tail.watchdogMin[PROFILE] : 0) + (selected('WC') ? churn.watchdogMin[PROFILE] : 0);
-  const watchdogMs = watchdogMin * 60000 * (names.length / Math.max(1, names.length - variants.names.length));
+  // W6, WT and WC bring their own share of the global bound (a bound, not an estimate), and each
+  // target past three (variants included) adds its turn: the bound grows with them.
+  const ownMin = (w, mod) => (selected(w) ? mod[PROFILE] : 0);
+  const watchdogMin = (P.watchdogMin + ownMin('W6', w6.WATCHDOG_MIN) + ownMin('WT', tail.watchdogMin) + ownMin('WC', churn.watchdogMin)) * Math.max(1, names.length / 3);
+  const watchdogMs = watchdogMin * 60000;
   const results = {
     tool: 'holdpush bench (scripts/bench.js)',
     date: new Date().toISOString(),
@@ -1080,11 +1130,11 @@ async function main() {
       platform: `${os.type()} ${os.release()}`,
       cpus: os.cpus().length,
       cpuModel: (os.cpus()[0] || {}).model,
-      pinned: tasksetOk ? 'servers on core 0, load on core 1' : 'not pinned',
+      pinned: (tasksetOk ? 'servers on core 0, load on core 1' : 'not pinned') + (tasksetOk ? deploy.cores(names) : ''),
       openFilesPerProcess: ulimitN(),
       loadavgStart: os.loadavg(),
     },
-    settings: { messageBytes: opts.size, w1Messages: W1_MESSAGES, w3Inflight: W3_INFLIGHT, profile: P },
+    settings: { messageBytes: opts.size, w1Messages: W1_MESSAGES, w3Inflight: W3_INFLIGHT, w6: { batch: w6.BATCH, inflight: opts.batchInflight || w6.INFLIGHT, window: w6.WINDOW }, profile: P },
     targets: names,
     skipped,
     workloads: {},
@@ -1095,7 +1145,7 @@ async function main() {
     fs.writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
   };
   const watchdog = setTimeout(() => {
-    log(`bench: watchdog: over ${Math.round(watchdogMs / 60000)} min, stopping with what it has`);
+    log(`bench: watchdog: over ${Math.round(watchdogMin)} min, stopping with what it has`);
     results.aborted = 'watchdog';
     try {
       write();
@@ -1116,6 +1166,7 @@ async function main() {
     ['W3', W3],
     ['W4', W4],
     ['W5', W5],
+    ['W6', W6],
     ['WT', (names) => tail.run(names, workloadContext())],
     ['WC', (names) => churn.run(names, workloadContext())],
   ];
@@ -1132,7 +1183,7 @@ async function main() {
   const appCounts = await variants.appCounts();
   if (appCounts) results.variantAppRequests = appCounts;
   // Smoke sizes are far below the issue's: its targets are not judged on them.
-  results.checks = names.includes('holdpush') && PROFILE !== 'smoke' ? checks(results).concat(variants.checks(results)) : [];
+  results.checks = names.includes('holdpush') && PROFILE !== 'smoke' ? [...checks(results), ...w6.checks(results, ratio), ...deploy.checks(results, ratio), ...variants.checks(results)] : [];
   write();
   clearTimeout(watchdog);
 
@@ -1146,6 +1197,9 @@ async function main() {
   if (Object.values(results.workloads.W3 || []).some((r) => r.baseline && r.baseline.sameAs)) {
     out.push('* the baseline has no batch mode: its one-message-per-response figure is repeated.');
   }
+  if ((results.workloads.W6 || []).some((r) => r.nchan && r.nchan.sameAs)) {
+    out.push(`* W6: Nchan has no batch publish: it gets one-message publishes in both rows (holdpush: ${w6.BATCH} a publish, ${opts.batchInflight || w6.INFLIGHT} in flight).`);
+  }
   if (Object.values(results.workloads).some((rows) => rows.some((row) => names.some((n) => row[n] && row[n].loadCpuBusy >= LOAD_BOUND)))) {
     out.push(`^ the load generator was busy ${LOAD_BOUND * 100}% or more of its core: that server's figure is a lower bound.`);
   }
@@ -1154,6 +1208,8 @@ async function main() {
     out.push(`variant ${v.name}: ${v.base} with ${how || 'nothing changed'}; ${v.name}/${v.base === 'holdpush' ? 'hp' : 'bl'} = ${v.name} ÷ ${v.base}`);
   }
   if (appCounts) out.push(`bench-app (auth and webhook receiver on the load core) was asked: ${JSON.stringify(appCounts)}`);
+  const redisOut = deploy.redisLines(results, fmt);
+  if (redisOut.length) out.push('', ...redisOut);
   if (results.checks.length) {
     out.push('');
     out.push('performance targets judged in this run:');
