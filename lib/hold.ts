@@ -144,6 +144,7 @@ function hold(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscr
     ifModifiedSince: req.headers['if-modified-since'],
     reloadUrl: sub.reloadUrl,
     pending,
+    raced: false,
   });
 }
 

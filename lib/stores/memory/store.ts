@@ -103,10 +103,12 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
   }
 
   /** Whether the channels of `names` that do not exist yet (each counted once) may all be made. */
-  function roomFor(names: Iterable<string>): boolean {
+  function roomFor(names: readonly string[]): boolean {
+    // Nothing to count (and no set made) when every channel exists: a subscriber's usual case.
+    if (names.every((name) => channels.has(name))) return true;
     const fresh = new Set<string>();
     for (const name of names) if (!channels.has(name)) fresh.add(name);
-    return fresh.size === 0 || channels.size + fresh.size <= maxChannels;
+    return channels.size + fresh.size <= maxChannels;
   }
 
   /** All or nothing: the channels a batch would create are counted before anything is appended. */
