@@ -5,14 +5,18 @@ import type { EncodedMessage } from './encoded-message';
 import { RecentEncodings } from './encodings';
 import { answerGone } from './endings';
 import type { HeaderPairs } from './http/answer';
+import { StreamChunk, writeChunk } from './http/stream-chunk';
 import type { PendingBytes } from './pending-bytes';
 import type { Hold, HoldMode, Registry } from './registry';
 import type { StoreEvents, StoredMessage } from './stores/store';
 
+/** The comment that keeps an idle stream's connection open through proxies. */
+const KEEPALIVE = new StreamChunk(':\n\n');
+
 /** Writes one message to one response in the form its mode takes (`fastWire`: the option). */
 export function writeMessage(res: ServerResponse, encoded: EncodedMessage, mode: HoldMode, gap: boolean, fastWire: boolean): void {
   if (mode === 'stream') {
-    res.write(encoded.sse);
+    writeChunk(res, encoded.sse, fastWire);
     return;
   }
   (mode === 'batch' ? encoded.batch(gap) : encoded.poll(gap)).writeTo(res, fastWire);
@@ -100,7 +104,7 @@ export function createBroadcast(options: BroadcastOptions): Broadcast {
     encoded,
     keepalive() {
       registry.eachStream((hold) => {
-        hold.res.write(':\n\n');
+        writeChunk(hold.res, KEEPALIVE, fastWire);
         pending.wrote(hold.res, true);
       });
       pending.settle();

@@ -1,5 +1,6 @@
 // A message's answers (long-poll, batch, EventSource event), each encoded once however many get it.
 import { type HeaderPairs, JSON_TYPE } from './http/answer';
+import { StreamChunk } from './http/stream-chunk';
 import { Prebuilt } from './http/wire';
 import type { StoredMessage } from './stores/store';
 
@@ -56,7 +57,7 @@ export class EncodedMessage {
   private pollGapAnswer: Prebuilt | undefined;
   private batchAnswer: Prebuilt | undefined;
   private batchGapAnswer: Prebuilt | undefined;
-  private event: string | undefined;
+  private event: StreamChunk | undefined;
   private json: string | undefined;
 
   constructor(
@@ -96,8 +97,9 @@ export class EncodedMessage {
     return this.json;
   }
 
-  get sse(): string {
-    this.event ??= sseEvent(this.message);
+  /** The EventSource event, framed for a stream's chunked body once for every stream. */
+  get sse(): StreamChunk {
+    this.event ??= new StreamChunk(sseEvent(this.message));
     return this.event;
   }
 }

@@ -76,7 +76,7 @@ export async function subscribe(core: Core, req: IncomingMessage, res: ServerRes
           full = true;
           break;
         }
-        res.write(core.encoded(message).sse);
+        res.write(core.encoded(message).sse.text);
         core.pending.wrote(res, true);
         position = message.token;
       }
@@ -121,7 +121,7 @@ async function confirm(core: Core, res: ServerResponse, sub: Subscription, held:
       answerNow(core, res, sub.mode, again, held.gap || again.gap);
       return;
     }
-    for (const message of again.messages) res.write(core.encoded(message).sse);
+    for (const message of again.messages) res.write(core.encoded(message).sse.text);
     core.pending.wrote(res, true);
     registry.confirmed(held, again.head, again.more);
   }
@@ -144,6 +144,7 @@ function hold(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscr
     ifModifiedSince: req.headers['if-modified-since'],
     reloadUrl: sub.reloadUrl,
     pending,
+    raced: false,
   });
 }
 

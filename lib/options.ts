@@ -64,8 +64,9 @@ export interface HoldpushOptions {
   prefix: string;
   /**
    * Write prebuilt answers (messages, batches, channel info) as one serialised head handed to
-   * node:http, instead of `writeHead` per response. The bytes on the wire are the same either
-   * way; false is the way out should a Node release change the internals this relies on (it is
+   * node:http, instead of `writeHead` per response, and each EventSource event as one prebuilt
+   * chunk written to the connection, instead of `res.write` per stream. The bytes on the wire
+   * are the same either way; false is the way out should a Node release change the internals this relies on (it is
    * also checked once at start, and falls back to `writeHead` by itself on a mismatch).
    * @defaultValue true
    */

@@ -52,8 +52,11 @@ export interface Registry {
   readonly size: number;
   readonly longpolls: number;
   readonly streams: number;
-  /** Takes ownership of a response until it is released; releases itself if the client goes. */
-  add(hold: Omit<Hold, 'raced'>): Hold;
+  /**
+   * Takes ownership of a response until it is released; releases itself if the client goes.
+   * The object passed (`raced` false) becomes the hold, not a copy: one object per held request.
+   */
+  add(hold: Hold & { readonly raced: false }): Hold;
   /** Removes a hold; false when it was already gone (so each hold is answered once). */
   release(hold: Hold): boolean;
   /** Whether the hold is still held (not answered, timed out or gone). */
@@ -102,24 +105,30 @@ export function createRegistry(options: RegistryOptions): Registry {
   // connection (whose response has no socket yet) is covered too. The lists live here, not on
   // the socket: an embedded library leaves node's objects as it found them, and two holdpush
   // instances on one server keep apart lists of a shared connection.
-  /** Connections this registry listens on, each with its held requests (usually one). */
-  const sockets = new Map<Socket, Hold[]>();
+  /**
+   * Connections this registry listens on, each with its held requests: the hold itself when
+   * it is the only one (nearly always: no array kept per connection), a list when a pipelined
+   * connection has more, null when it holds none now (it is still listened on).
+   */
+  const sockets = new Map<Socket, Hold | Hold[] | null>();
 
   function socketOnClose(this: Socket): void {
     const holds = sockets.get(this);
     sockets.delete(this);
-    if (holds !== undefined) for (const hold of holds) forget(hold);
+    if (holds === undefined || holds === null) return;
+    if (Array.isArray(holds)) for (const hold of holds) forget(hold);
+    else forget(holds);
   }
 
-  function add(spec: Omit<Hold, 'raced'>): Hold {
-    const hold: Hold = { ...spec, raced: false };
+  function add(hold: Hold): Hold {
     const socket = hold.res.req.socket;
     const held = sockets.get(socket);
-    if (held !== undefined) held.push(hold);
-    else {
-      sockets.set(socket, [hold]);
+    if (held === undefined) {
+      sockets.set(socket, hold);
       socket.on('close', socketOnClose);
-    }
+    } else if (held === null) sockets.set(socket, hold);
+    else if (Array.isArray(held)) held.push(hold);
+    else sockets.set(socket, [held, hold]);
     for (const channel of hold.channels) {
       let set = byChannel.get(channel);
       if (set === undefined) {
@@ -147,13 +156,21 @@ export function createRegistry(options: RegistryOptions): Registry {
   }
 
   function release(hold: Hold): boolean {
-    const held = sockets.get(hold.res.req.socket);
-    if (held === undefined) return false;
-    const index = held.indexOf(hold);
-    if (index < 0) return false;
-    held.splice(index, 1);
+    const socket = hold.res.req.socket;
+    const held = sockets.get(socket);
+    if (held === hold) sockets.set(socket, null);
+    else {
+      const index = Array.isArray(held) ? held.indexOf(hold) : -1;
+      if (index < 0) return false;
+      (held as Hold[]).splice(index, 1);
+    }
     forget(hold);
     return true;
+  }
+
+  /** Whether a connection's entry holds `hold`. */
+  function contains(entry: Hold | Hold[] | null | undefined, hold: Hold): boolean {
+    return entry === hold || (Array.isArray(entry) && entry.includes(hold));
   }
 
   /** Drops a hold that has left its connection's list from every index. */
@@ -185,7 +202,7 @@ export function createRegistry(options: RegistryOptions): Registry {
     },
     add,
     release,
-    has: (hold) => sockets.get(hold.res.req.socket)?.includes(hold) === true,
+    has: (hold) => contains(sockets.get(hold.res.req.socket), hold),
     take(channel, follows) {
       const set = byChannel.get(channel);
       if (set === undefined) return [];

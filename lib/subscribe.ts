@@ -17,13 +17,18 @@ export type PositionResult = { ok: true; token: string | null; sent: string | nu
  * malformed one is an error, not ignored.
  */
 export function readPosition(req: IncomingMessage, query: Query): PositionResult {
-  const candidates = [req.headers['if-none-match'], req.headers['last-event-id'], query.get('last_event_id'), req.headers.etag];
-  for (const candidate of candidates) {
-    if (typeof candidate !== 'string' || candidate.trim() === '') continue;
-    const parsed = parsePosition(candidate);
-    return parsed.ok ? { ok: true, token: parsed.token, sent: candidate } : { ok: false, sent: candidate };
-  }
-  return { ok: true, token: null, sent: null };
+  const { headers } = req;
+  // In that order, each read only when the ones before it are absent (no list made per request).
+  return positionFrom(headers['if-none-match']) ?? positionFrom(headers['last-event-id']) ?? positionFrom(query.get('last_event_id')) ?? positionFrom(headers.etag) ?? NO_POSITION;
+}
+
+const NO_POSITION: PositionResult = { ok: true, token: null, sent: null };
+
+/** A candidate's position, or undefined when it is absent or blank. */
+function positionFrom(candidate: string | string[] | null | undefined): PositionResult | undefined {
+  if (typeof candidate !== 'string' || candidate.trim() === '') return undefined;
+  const parsed = parsePosition(candidate);
+  return parsed.ok ? { ok: true, token: parsed.token, sent: candidate } : { ok: false, sent: candidate };
 }
 
 /** `GET /sub/<channels>`: the `Accept` header picks stream, batch or Nchan's long-poll. */

@@ -6,10 +6,13 @@ import { Socket } from 'node:net';
  * What node:http keeps on a response and reads when it builds a head: `_header` is the
  * serialised head (OutgoingMessage writes it before the first body bytes; `headersSent` is
  * `!!_header`); the others are what its `Connection` and `Keep-Alive` lines come from;
- * `outputData` is where a response's writes wait while it has no socket.
+ * `outputData` is where a response's writes wait while it has no socket; `_headerSent` says
+ * the head has gone to the socket, `chunkedEncoding` that body writes are framed as chunks.
  */
 export type Outgoing = ServerResponse & {
   _header?: string | null;
+  _headerSent?: boolean;
+  chunkedEncoding?: boolean;
   maxRequestsOnConnectionReached?: boolean;
   _keepAliveTimeout?: number;
   _maxRequestsPerSocket?: number;
@@ -84,6 +87,32 @@ export function httpInternalsMisfit(head: HeadBuilder): string | undefined {
       const bytes = queued(res);
       if (bytes === undefined || !bytes.equals(Buffer.from(`${ours}hi`, 'latin1'))) return `${name}: node:http queued ${JSON.stringify(bytes?.toString('latin1'))}`;
     }
+    return undefined;
+  } catch (error) {
+    return `checking node:http threw ${(error as Error).message}`;
+  }
+}
+
+/**
+ * Why this Node's node:http does not frame a chunked body write as `frame` does (the stream
+ * fast path, lib/http/stream-chunk.ts), or undefined when it does: a response to a keep-alive
+ * GET whose head has no length is chunked, and a write after its head is queued as exactly the
+ * bytes `frame` makes, after that head.
+ */
+export function chunkFramingMisfit(frame: (text: string) => Buffer): string | undefined {
+  try {
+    const res = unsentResponse();
+    res.writeHead(200, ['Content-Type', 'text/event-stream']);
+    if (res.chunkedEncoding !== true) return `a response without a length has chunkedEncoding ${String(res.chunkedEncoding)}`;
+    if (res._headerSent !== false) return `_headerSent is ${String(res._headerSent)} before anything was written`;
+    const text = 'id: 1\ndata: é\n\n';
+    res.write(Buffer.from(text));
+    const bytes = queued(res);
+    const expected = Buffer.concat([Buffer.from(res._header ?? '', 'latin1'), frame(text)]);
+    if (bytes === undefined || !bytes.equals(expected)) return `node:http queued ${JSON.stringify(bytes?.toString('latin1'))}`;
+    // Read again: the write above changed it (TypeScript still sees the value checked before).
+    const sent = res._headerSent as boolean | undefined;
+    if (sent !== true) return `_headerSent is ${String(sent)} once the head was queued`;
     return undefined;
   } catch (error) {
     return `checking node:http threw ${(error as Error).message}`;

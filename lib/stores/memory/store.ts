@@ -32,6 +32,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
   const budget = new BufferBudget(options.maxBufferBytes ?? DEFAULT_BUFFER_BYTES);
   const keys = new IdempotencyCache();
   let seq = 0;
+  /** The token of `seq`, made once per message: every hold that starts at the head shares it. */
+  let headToken = memoryToken(epoch, seq);
   let expired = 0;
   let evicted = 0;
 
@@ -73,7 +75,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     const { found, gap } = channels.lookup(names, afterSeq);
     const { entries, more } = readAfter(found, Math.max(0, afterSeq ?? 0), limit);
     const last = entries[entries.length - 1];
-    return { messages: entries, gap, head: last === undefined ? memoryToken(epoch, seq) : last.token, more };
+    return { messages: entries, gap, head: last === undefined ? headToken : last.token, more };
   }
 
   /** A body larger than the whole budget could never be held (the core refuses it first). */
@@ -89,7 +91,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
       channel = channels.create(name, seq, false);
     }
     seq += 1;
-    const entry = new Entry(name, seq, memoryToken(epoch, seq), Date.now(), input.contentType, input.event, input.data);
+    headToken = memoryToken(epoch, seq);
+    const entry = new Entry(name, seq, headToken, Date.now(), input.contentType, input.event, input.data);
     channel.entries.push(entry);
     budget.add(entry);
     if (channel.size > buffer) {
@@ -103,10 +106,12 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
   }
 
   /** Whether the channels of `names` that do not exist yet (each counted once) may all be made. */
-  function roomFor(names: Iterable<string>): boolean {
+  function roomFor(names: readonly string[]): boolean {
+    // Nothing to count (and no set made) when every channel exists: a subscriber's usual case.
+    if (names.every((name) => channels.has(name))) return true;
     const fresh = new Set<string>();
     for (const name of names) if (!channels.has(name)) fresh.add(name);
-    return fresh.size === 0 || channels.size + fresh.size <= maxChannels;
+    return channels.size + fresh.size <= maxChannels;
   }
 
   /** All or nothing: the channels a batch would create are counted before anything is appended. */
@@ -139,7 +144,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
   }
 
   function head(): string {
-    return memoryToken(epoch, seq);
+    return headToken;
   }
 
   return {
