@@ -8,12 +8,14 @@ import type { IdempotencyGate } from './idempotency/gate';
 import type { HoldpushOptions } from './options';
 import type { PendingBytes } from './pending-bytes';
 import type { Registry } from './registry';
-import type { BatchInput, ImmediateReads, MessageInput, MessageStore, StoredMessage } from './stores/store';
+import type { BatchInput, ChannelInfo, ImmediateReads, MessageInput, MessageStore, StoredMessage } from './stores/store';
 
 /** The result of a publish: the message and how many held subscribers of the deployment it was written to. */
 export interface Published {
   readonly message: StoredMessage;
   readonly delivered: number;
+  /** The channel's info just after the append, when the store told it with the append (`appendWithInfo`). */
+  readonly info: ChannelInfo | undefined;
 }
 
 /** The result of a batch publish: its messages in order, and the held subscribers of the deployment written to. */

@@ -123,11 +123,11 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     pending,
     subscribers,
     async publish(channel, input) {
-      const message = await store.append(channel, input);
+      const { message, info } = store.appendWithInfo === undefined ? { message: await store.append(channel, input), info: undefined } : await store.appendWithInfo(channel, input);
       published += 1;
       // This process's held subscribers were just written to (and long-polls let go): count
       // those, plus the other processes' as last heard.
-      return { message, delivered: fanOut.deliveredTo(message) + elsewhere(channel) };
+      return { message, delivered: fanOut.deliveredTo(message) + elsewhere(channel), info };
     },
     async publishMany(inputs) {
       const messages = await store.appendMany(inputs);

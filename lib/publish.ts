@@ -93,7 +93,8 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
   }
   const input = { data: read.body, contentType: req.headers['content-type'] || 'text/plain; charset=utf-8', event };
   await answerOnce(core, res, key.key, () => ({ route: 'pub', messages: [{ channel, ...input }] }), async () => {
-    const { delivered } = await core.publish(channel, input);
-    return infoAnswer(req, delivered > 0 ? 201 : 202, await store.info(channel), core.subscribers(channel));
+    const { delivered, info } = await core.publish(channel, input);
+    // A store that told the info with the append is not asked again (one Redis script per publish).
+    return infoAnswer(req, delivered > 0 ? 201 : 202, info ?? (await store.info(channel)), core.subscribers(channel));
   });
 }

@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { createHoldpushServer } from '../lib/http/http-server';
 import { type RedisClientLike, loadRedis } from '../lib/stores/redis/client';
 import { type RedisStore, type RedisStoreOptions, createRedisStore } from '../lib/stores/redis/store';
 import { type StoredMessage, StoreUnavailableError } from '../lib/stores/store';
 import { openStream, request } from './support/http';
+import { callsBetween, clockAllowance, commandCalls, statsClient } from './support/redis-repoll';
 import { type RedisServer, startRedis } from './support/redis-server';
 import { eventually, waitFor } from './support/wait';
 
@@ -410,6 +412,45 @@ describe('two holdpush servers on one Redis', { timeout: 30000 }, () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test("an HTTP publish is one Redis script: the append answers with the channel's info, as GET /pub tells it", async (t) => {
+    const prefix = `e2e${++prefixCount}:`;
+    const a = await startHoldpush(redis.url, prefix, { buffer: 3 });
+    const stats = await statsClient(redis.url);
+    try {
+      const json = { Accept: 'application/json' };
+      type Answer = { messages: number; requested: number; subscribers: number; last_message_id: string };
+      const first = (await request(`${a.url}/pub/one`, { method: 'POST', body: 'm0', headers: json })).json() as Answer;
+      assert.deepEqual(first, (await request(`${a.url}/pub/one`, { headers: json })).json(), 'the answer of a new channel, never requested');
+      assert.equal(first.requested, -1);
+      // A subscriber's request is told in later answers (`requested`, 0 s ago).
+      const polled = await request(`${a.url}/sub/one`);
+      assert.equal(polled.text, 'm0');
+      const messages = 100;
+      const before = await commandCalls(stats);
+      const started = performance.now();
+      let last: unknown;
+      for (let i = 1; i <= messages; i++) last = (await request(`${a.url}/pub/one`, { method: 'POST', body: `m${i}`, headers: json })).json();
+      const seconds = (performance.now() - started) / 1000;
+      const later = await commandCalls(stats);
+      const delta = (name: string) => (later.get(name) ?? 0) - (before.get(name) ?? 0);
+      const { scripts, commands } = callsBetween(before, later);
+      t.diagnostic(`${messages} publishes in ${seconds.toFixed(1)} s: ${scripts} scripts, ${commands} commands (${(commands / messages).toFixed(1)} per publish, the clock's scripts included)`);
+      // `requested` is in whole seconds ago, so two answers a second boundary apart may differ by one.
+      const info = (await request(`${a.url}/pub/one`, { headers: json })).json() as Answer;
+      const answer = last as Answer;
+      assert.deepEqual({ ...answer, requested: 0 }, { ...info, requested: 0 }, "the last publish's answer is the channel's info after it");
+      assert.equal(answer.messages, 3, 'trimmed to the buffer');
+      assert.ok(answer.requested >= 0 && answer.requested <= info.requested, `the subscriber's request is told: ${answer.requested} s ago`);
+      // XLEN runs in the append script (and ran in the info script); XREVRANGE ran only in the info script here.
+      assert.equal(delta('xlen'), messages, 'one append script per publish');
+      assert.equal(delta('xrevrange'), 0, 'no channel-info script');
+      assert.ok((scripts - clockAllowance(1, seconds)) / messages <= 1, `one script per publish beside the clock's: ${scripts} in ${seconds.toFixed(1)} s`);
+    } finally {
+      await (stats as { close?(): Promise<unknown> }).close?.();
+      await a.close();
     }
   });
 

@@ -71,6 +71,12 @@ export interface ChannelInfo {
   readonly requested: number | undefined;
 }
 
+/** An append's message, and its channel's info just after it. */
+export interface AppendResult {
+  readonly message: StoredMessage;
+  readonly info: ChannelInfo;
+}
+
 export interface StoreStats {
   readonly channels: number;
   readonly bufferBytes: number;
@@ -125,6 +131,11 @@ export interface MessageStore {
   readonly counts?: SharedCounts;
   /** Appends and tells every watcher before the returned promise settles (for local watchers). */
   append(channel: string, input: MessageInput): Promise<StoredMessage>;
+  /**
+   * Present when the store tells the channel's info (as `info` would just after) with the append,
+   * in the same step: a publish answered with the info then makes no second call. Otherwise as `append`.
+   */
+  appendWithInfo?(channel: string, input: MessageInput): Promise<AppendResult>;
   /**
    * Appends every message in the given order (tokens increase in it), or none: a batch the store
    * refuses (the channel limit, the store unavailable) leaves nothing behind. Watchers hear each

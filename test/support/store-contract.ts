@@ -1,7 +1,7 @@
 /** The store contract: one set of tests of the MessageStore interface, run against every store. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type MessageStore, type StoreLimits, type StoredMessage, StoreUnavailableError } from '../../lib/stores/store';
+import { type AppendResult, type MessageStore, type StoreLimits, type StoredMessage, StoreUnavailableError } from '../../lib/stores/store';
 import { eventually, waitFor } from './wait';
 
 
@@ -239,6 +239,26 @@ export function storeContract(name: string, setup: () => Promise<StoreFixture>):
       const message = await store.append('a', input('fits'));
       assert.deepEqual({ ...(await store.info('a')), requested: undefined }, { messages: 1, lastMessageId: message.id, requested: undefined });
       await eventually(() => store.stats().channels, (channels) => channels === 2, 5000, 'two channels counted');
+    });
+
+    test("appendWithInfo: the message as append's, and the info that info() tells just after, through trimming and a subscriber's request", async () => {
+      const store = await make({ buffer: 2, maxChannels: 1, isHeld: () => true });
+      const { appendWithInfo } = store;
+      assert.ok(appendWithInfo !== undefined, 'every built-in store tells the info with the append');
+      const first = await appendWithInfo('w', input('m1'));
+      assert.deepEqual(first.info, { messages: 1, lastMessageId: first.message.id, requested: undefined });
+      assert.deepEqual(first.info, await store.info('w'));
+      assert.equal(await store.touch(['w']), true);
+      const requested = (await store.info('w'))?.requested;
+      assert.ok(requested !== undefined, 'the touch is told');
+      for (let i = 2; i <= 4; i++) {
+        const appended: AppendResult = await appendWithInfo('w', input(`m${i}`));
+        assert.deepEqual(appended.info, { messages: Math.min(i, 2), lastMessageId: appended.message.id, requested }, `after m${i}`);
+        assert.deepEqual(appended.info, await store.info('w'), `info() after m${i}`);
+      }
+      assert.deepEqual(bodies((await store.read(['w'], null, 10)).messages), ['m3', 'm4']);
+      await assert.rejects(appendWithInfo('x', input('y')), (error: unknown) => error instanceof StoreUnavailableError && error.code === 'too_many_channels');
+      assert.equal(await store.info('x'), null, 'a refused append makes no channel');
     });
 
     test('a channel nobody holds is forgotten, a held one is kept', async () => {

@@ -125,9 +125,9 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
     switch (call.op) {
       case 'append': {
         const [channel, input] = call.args;
-        const message = await store.append(channel, { data: toBuffer(input.data), contentType: input.contentType, event: input.event });
+        const { message, info } = await store.appendWithInfo(channel, { data: toBuffer(input.data), contentType: input.contentType, event: input.event });
         const { data: _data, ...rest } = toWire(message);
-        return rest;
+        return { message: rest, info };
       }
       case 'appendMany': {
         const inputs = call.args[0].map((input) => ({ channel: input.channel, data: toBuffer(input.data), contentType: input.contentType, event: input.event }));

@@ -22,8 +22,14 @@ export interface WireMessage {
   data: Uint8Array;
 }
 
-/** What an append answers: the message without its body, which the worker has. */
+/** A message appended, as told to the worker that appended it: without its body, which the worker has. */
 export type Appended = Omit<WireMessage, 'data'>;
+
+/** What an append answers: the message, and its channel's info just after it. */
+export interface AppendedInfo {
+  message: Appended;
+  info: ChannelInfo;
+}
 
 export interface WireRead {
   messages: WireMessage[];
@@ -127,6 +133,10 @@ export function isAppended(value: unknown): value is Appended {
 
 function isWireMessage(value: unknown): value is WireMessage {
   return isObject(value) && value.data instanceof Uint8Array && isAppended(value);
+}
+
+export function isAppendedInfo(value: unknown): value is AppendedInfo {
+  return isObject(value) && isAppended(value.message) && value.info !== null && isChannelInfo(value.info);
 }
 
 export function isAppendedList(value: unknown): value is Appended[] {

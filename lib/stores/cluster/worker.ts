@@ -6,10 +6,10 @@ import type { WebhookFigures } from '../../webhooks/outbox';
 import { type DeploymentFigures, type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
 import { followsPosition } from '../memory/tokens';
 import { RecentMessages } from '../recent';
-import { type MessageStore, type StoreStats, unavailable } from '../store';
+import { type AppendResult, type MessageInput, type MessageStore, type StoreStats, unavailable } from '../store';
 import { Watchers } from '../watchers';
 import { Calls } from './calls';
-import { type Call, type WireMessage, type WorkerMessage, fromWire, isAppended, isAppendedList, isBoolean, isChannelInfo, isPrimaryMessage, isString, isWireRead } from './protocol';
+import { type Call, type WireMessage, type WorkerMessage, fromWire, isAppendedInfo, isAppendedList, isBoolean, isChannelInfo, isPrimaryMessage, isString, isWireRead } from './protocol';
 
 /** The side of the IPC channel a worker sees (`process` in a cluster worker). */
 export interface PrimaryLink {
@@ -41,6 +41,7 @@ export interface ClusterStoreOptions {
 
 export interface ClusterStore extends MessageStore {
   readonly kind: 'cluster';
+  appendWithInfo(channel: string, input: MessageInput): Promise<AppendResult>;
   /**
    * Figures of the whole cluster: the other workers' last reports (at most `reportInterval` old)
    * plus this worker's own, fresh.
@@ -154,13 +155,17 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
   const tickTimer = setInterval(tick, options.reportInterval ?? 500);
   tickTimer.unref();
 
+  /** The primary answers every append with the channel's info: one IPC round trip for a publish's answer. */
+  async function appendWithInfo(channel: string, input: MessageInput): Promise<AppendResult> {
+    const { message, info } = await call({ op: 'append', args: [channel, { data: input.data, contentType: input.contentType, event: input.event }] }, isAppendedInfo);
+    return { message: recent.get(message.token) ?? { ...message, data: input.data }, info };
+  }
+
   return {
     kind: 'cluster',
     bufferBudget: options.bufferBudget,
-    async append(channel, input) {
-      const value = await call({ op: 'append', args: [channel, { data: input.data, contentType: input.contentType, event: input.event }] }, isAppended);
-      return recent.get(value.token) ?? { ...value, data: input.data };
-    },
+    append: async (channel, input) => (await appendWithInfo(channel, input)).message,
+    appendWithInfo,
     async appendMany(inputs) {
       const wire = inputs.map((input) => ({ channel: input.channel, data: input.data, contentType: input.contentType, event: input.event }));
       const values = await call({ op: 'appendMany', args: [wire] }, isAppendedList);

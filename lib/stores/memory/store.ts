@@ -1,7 +1,7 @@
 /** The in-memory store: one process's channels, buffers and cursor tokens. */
 import { randomBytes } from 'node:crypto';
 import { IdempotencyCache } from '../../idempotency/cache';
-import { type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, tooManyChannels } from '../store';
+import { type AppendResult, type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, tooManyChannels } from '../store';
 import { Watchers } from '../watchers';
 import { BufferBudget, DEFAULT_BUFFER_BYTES } from './budget';
 import { type Channel, Entry, readAfter } from './channels';
@@ -23,7 +23,12 @@ export interface MemoryStoreOptions extends StoreLimits {
  * instead of a point in the future. Watchers hear a message inside the append that made it.
  * The factory is the store's methods over its shared state, so it is longer than most functions.
  */
-export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
+/** The memory store: it tells a channel's info with every append. */
+export interface MemoryStore extends MessageStore {
+  appendWithInfo(channel: string, input: MessageInput): Promise<AppendResult>;
+}
+
+export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   const { buffer, maxChannels } = options;
   const ttlMs = options.messageTtl * 1000;
   const epoch = Date.now().toString(36) + randomBytes(2).toString('hex');
@@ -153,6 +158,11 @@ export function createMemoryStore(options: MemoryStoreOptions): MessageStore {
     wakesInStep: true,
     bufferBudget: budget.limit,
     append: async (name, input) => append(name, input),
+    async appendWithInfo(name, input) {
+      const message = append(name, input);
+      // Its own message, too young to expire, keeps the channel: there is an info.
+      return { message, info: info(name) as ChannelInfo };
+    },
     appendMany: async (inputs) => appendMany(inputs),
     idempotency: keys.ledger(),
     read: async (names, after, limit) => read(names, after, limit),

@@ -95,11 +95,22 @@ export function decodeHead(reply: unknown): { epoch: string; seq: number; token:
   return { epoch, seq: seqOfId(id), token: `${epoch}-${id}` };
 }
 
-/** LUA_APPEND's reply: `[1, epoch, id]`, or `[0]` when the channel limit refused a new channel. */
-export function decodeAppend(reply: unknown): { epoch: string; id: string } | null {
+/**
+ * LUA_APPEND's reply: `[1, epoch, id, messages held, last request or '']` (the channel's info
+ * after the append), or `[0]` when the channel limit refused a new channel.
+ */
+export function decodeAppend(reply: unknown): { epoch: string; id: string; info: ChannelInfo } | null {
   const values = list(reply);
   if (num(values[0]) !== 1) return null;
-  return { epoch: text(values[1]), id: text(values[2]) };
+  const epoch = text(values[1]);
+  const id = text(values[2]);
+  const requested = text(values[4]);
+  return { epoch, id, info: { messages: num(values[3]), lastMessageId: idOf(epoch, id), requested: requested === '' ? undefined : Number(requested) } };
+}
+
+/** The message id of stream ID `<ms>-<seq>` in an epoch. */
+function idOf(epoch: string, streamId: string): string {
+  return messageId(Number(streamId.slice(0, streamId.indexOf('-'))), `${epoch}-${streamId}`);
 }
 
 /** LUA_READ's reply: `[gap, more, epoch, head id, [[channel, id, fields], ...]]`. */
@@ -120,7 +131,7 @@ export function decodeInfo(reply: unknown): ChannelInfo | null {
   const lastId = text(reply[1]);
   const requested = text(reply[2]);
   const epoch = text(reply[3]);
-  const lastMessageId = lastId === '' ? undefined : messageId(Number(lastId.slice(0, lastId.indexOf('-'))), `${epoch}-${lastId}`);
+  const lastMessageId = lastId === '' ? undefined : idOf(epoch, lastId);
   return { messages: num(reply[0]), lastMessageId, requested: requested === '' ? undefined : Number(requested) };
 }
 

@@ -68,18 +68,24 @@ local function expire(ch, now, ttl)
 end
 `;
 
-/** ARGV: prefix, epoch candidate, channel, buffer, ttl ms, max channels, type, event, data. */
+/**
+ * ARGV: prefix, epoch candidate, channel, buffer, ttl ms, max channels, type, event, data.
+ * Answers with the channel's info after the append too (what LUA_INFO would), so a publish is
+ * one script: `{1, epoch, id, messages held, last request or ''}`. Each key is read once, and the
+ * channels' scores only when the channel is new (about a dozen commands per publish).
+ */
 const LUA_APPEND = `${LUA_COMMON}
 local now = now_ms()
 local epoch, seq, ms = state(ARGV[2])
 local ch = ARGV[3]
 local buffer, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local sk, mk = P .. 's:' .. ch, P .. 'm:' .. ch
-local score = redis.call('ZSCORE', ZK, ch)
-if (not score or tonumber(score) <= now) and redis.call('EXISTS', mk) == 0 then
-  if redis.call('ZCOUNT', ZK, '(' .. fmt(now), '+inf') >= tonumber(ARGV[6]) then return {0} end
+local m = redis.call('HMGET', mk, 'created', 'req')
+if not m[1] then
+  local score = redis.call('ZSCORE', ZK, ch)
+  if (not score or tonumber(score) <= now) and redis.call('ZCOUNT', ZK, '(' .. fmt(now), '+inf') >= tonumber(ARGV[6]) then return {0} end
+  redis.call('HSET', mk, 'created', seq, 'gone', 0, 'bytes', 0)
 end
-if redis.call('EXISTS', mk) == 0 then redis.call('HSET', mk, 'created', seq, 'gone', 0, 'bytes', 0) end
 expire(ch, now, ttl)
 seq = seq + 1
 if now > ms then ms = now end
@@ -93,10 +99,13 @@ redis.call('HSET', SK, 'seq', seq, 'ms', ms)
 redis.call('HINCRBY', SK, 'bytes', #ARGV[9])
 redis.call('HINCRBY', mk, 'bytes', #ARGV[9])
 local len = redis.call('XLEN', sk)
-if len > buffer then drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len - buffer), 'evicted') end
+if len > buffer then
+  drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len - buffer), 'evicted')
+  len = buffer
+end
 redis.call('ZADD', ZK, 'GT', ms + ttl, ch)
 redis.call('PUBLISH', P .. 'events', cjson.encode({t = 'm', c = ch, i = id, e = epoch, ct = ARGV[7], ev = ARGV[8], g = DROPPED[ch]}) .. '\\n' .. ARGV[9])
-return {1, epoch, id}
+return {1, epoch, id, len, m[2] or ''}
 `;
 
 /**
@@ -111,13 +120,16 @@ local now = now_ms()
 local epoch, seq, ms = state(ARGV[2])
 local buffer, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local n = (#ARGV - 5) / 4
-local seen, fresh = {}, 0
+-- exists[ch]: whether the channel's hash is there (looked up once per channel, not per message).
+local exists, fresh = {}, 0
 for i = 0, n - 1 do
   local ch = ARGV[6 + 4 * i]
-  if not seen[ch] then
-    seen[ch] = true
-    local score = redis.call('ZSCORE', ZK, ch)
-    if (not score or tonumber(score) <= now) and redis.call('EXISTS', P .. 'm:' .. ch) == 0 then fresh = fresh + 1 end
+  if exists[ch] == nil then
+    exists[ch] = redis.call('EXISTS', P .. 'm:' .. ch) == 1
+    if not exists[ch] then
+      local score = redis.call('ZSCORE', ZK, ch)
+      if not score or tonumber(score) <= now then fresh = fresh + 1 end
+    end
   end
 end
 if fresh > 0 and redis.call('ZCOUNT', ZK, '(' .. fmt(now), '+inf') + fresh > tonumber(ARGV[5]) then return {0} end
@@ -127,7 +139,10 @@ for i = 0, n - 1 do
   local at = 6 + 4 * i
   local ch, ct, ev, d = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local sk, mk = P .. 's:' .. ch, P .. 'm:' .. ch
-  if redis.call('EXISTS', mk) == 0 then redis.call('HSET', mk, 'created', seq, 'gone', 0, 'bytes', 0) end
+  if not exists[ch] then
+    redis.call('HSET', mk, 'created', seq, 'gone', 0, 'bytes', 0)
+    exists[ch] = true
+  end
   if not swept[ch] then
     swept[ch] = true
     expire(ch, now, ttl)

@@ -1,6 +1,6 @@
 /** The Redis store: every holdpush server on one Redis serves the same channels. */
 import { randomBytes } from 'node:crypto';
-import { type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, type StoredMessage, tooManyChannels, unavailable } from '../store';
+import { type AppendResult, type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, type StoredMessage, tooManyChannels, unavailable } from '../store';
 import { Watchers } from '../watchers';
 import { appendManyArgs, decodeAppendMany, decodeBatchEvent } from './batch';
 import { type RedisClientLike, loadRedis } from './client';
@@ -37,6 +37,7 @@ export interface RedisStoreOptions extends StoreLimits {
 
 export interface RedisStore extends MessageStore {
   readonly kind: 'redis';
+  appendWithInfo(channel: string, input: MessageInput): Promise<AppendResult>;
   /** Figures and subscriber counts of every server on this Redis (presence.ts). */
   readonly deployment: RedisPresence['deployment'];
   readonly counts: RedisPresence['counts'];
@@ -142,13 +143,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   })();
   started.catch(() => undefined);
 
-  async function append(channel: string, input: MessageInput): Promise<StoredMessage> {
+  /** One script: the append, and the channel's info after it (for the publisher's answer). */
+  async function appendWithInfo(channel: string, input: MessageInput): Promise<AppendResult> {
     const args = [newEpochCandidate(), channel, String(buffer), String(ttlMs), String(maxChannels), input.contentType, input.event ?? '', input.data];
     const appended = decodeAppend(await run(SCRIPTS.append, args));
     if (appended === null) throw tooManyChannels(maxChannels);
     const message = makeMessage(channel, appended.epoch, appended.id, input.contentType, input.event, input.data);
     // Watchers may have heard it from the event stream first: hand back the object they saw.
-    return order.appended(appended.epoch, seqOfId(appended.id), message);
+    return { message: await order.appended(appended.epoch, seqOfId(appended.id), message), info: appended.info };
   }
 
   async function appendMany(inputs: readonly BatchInput[]): Promise<StoredMessage[]> {
@@ -184,7 +186,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   return {
     kind: 'redis',
-    append,
+    append: async (channel, input) => (await appendWithInfo(channel, input)).message,
+    appendWithInfo,
     appendMany,
     idempotency: createRedisLedger(run),
     read,
