@@ -12,15 +12,16 @@ import { waitFor } from './support/wait';
 // A cluster worker's cache of recent messages (lib/stores/recent-cache.ts, fed by the primary's
 // messages): the calls a worker makes to its primary are counted on the IPC channel itself.
 
-/** Counts a worker's calls to its primary, by operation, as they go out on the channel. */
+/** Counts what a worker sends its primary as it goes out on the channel: calls by operation, other messages by kind. */
 function counted(pair: LinkPair): Map<string, number> {
   const calls = new Map<string, number>();
   const link = pair.primary;
   const original = link.send?.bind(link);
   assert.ok(original !== undefined);
   link.send = (message, callback) => {
-    const op = (message as { hp?: string; op?: string }).hp === 'req' ? (message as { op: string }).op : undefined;
-    if (op !== undefined) calls.set(op, (calls.get(op) ?? 0) + 1);
+    const { hp, op } = message as { hp: string; op?: string };
+    const key = hp === 'req' ? (op as string) : hp;
+    calls.set(key, (calls.get(key) ?? 0) + 1);
     return original(message, callback);
   };
   return calls;
