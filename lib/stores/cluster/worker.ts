@@ -14,7 +14,7 @@ import { type AppendResult, type MessageInput, type MessageStore, type StoreStat
 import { RecentTouches } from '../touches';
 import { Watchers } from '../watchers';
 import { Calls } from './calls';
-import { type Call, type WireMessage, type WorkerMessage, fromWire, isAppendedInfo, isAppendedList, isBoolean, isChannelInfo, isPrimaryMessage, isString, isWireRead } from './protocol';
+import { type Call, type Dropped, type WireMessage, type WorkerMessage, fromWire, isAppendedInfo, isAppendedList, isBoolean, isChannelInfo, isPrimaryMessage, isString, isWireRead } from './protocol';
 
 /** The side of the IPC channel a worker sees (`process` in a cluster worker). */
 export interface PrimaryLink {
@@ -132,10 +132,10 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
         calls.answer(message);
         return;
       case 'msg':
-        hear(message.message);
+        hear([message.message], message.dropped);
         return;
       case 'msgs':
-        for (const wire of message.messages) hear(wire);
+        hear(message.messages, message.dropped);
         return;
       case 'del':
         // Before the answer to a deletion of this worker's own: the IPC channel keeps their order.
@@ -157,12 +157,18 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
     }
   }
 
-  /** The cache holds every message before any subscriber hears of it. */
-  function hear(wire: WireMessage): void {
-    const stored = fromWire(wire);
-    recent.set(stored.token, stored);
-    cache.heard(stored);
-    watchers.message(stored);
+  /**
+   * The cache holds every message before any subscriber hears of it, and lets go of what the
+   * primary's byte budget dropped for them (of the same batch, too) before any re-poll may read it.
+   */
+  function hear(wires: readonly WireMessage[], dropped: Dropped | undefined): void {
+    const messages = wires.map(fromWire);
+    for (const message of messages) {
+      recent.set(message.token, message);
+      cache.heard(message);
+    }
+    if (dropped !== undefined) for (const [channel, seq] of dropped) cache.dropped(channel, seq);
+    for (const message of messages) watchers.message(message);
   }
 
   function workerOnDisconnect(): void {
