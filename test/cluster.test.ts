@@ -36,8 +36,8 @@ function twoWorkers(t: TestContext, options: { heldOnOne?: (channel: string) => 
   const two = linkPair(2);
   primary.attach(one.worker);
   primary.attach(two.worker);
-  const a = createClusterStore({ link: one.primary, isHeld: options.heldOnOne ?? (() => false), reportInterval: 20 });
-  const b = createClusterStore({ link: two.primary, isHeld: () => false, reportInterval: 20 });
+  const a = createClusterStore({ link: one.primary, buffer: 10, messageTtl: 60, isHeld: options.heldOnOne ?? (() => false), reportInterval: 20 });
+  const b = createClusterStore({ link: two.primary, buffer: 10, messageTtl: 60, isHeld: () => false, reportInterval: 20 });
   t.after(async () => {
     await a.close();
     await b.close();
@@ -92,7 +92,7 @@ describe('cluster store over an IPC channel', { timeout: 20000 }, () => {
 
   test('a primary that does not answer, or is gone, is store_unavailable', async () => {
     const silent = linkPair(1);
-    const store = createClusterStore({ link: silent.primary, isHeld: () => false, timeout: 100 });
+    const store = createClusterStore({ link: silent.primary, buffer: 10, messageTtl: 60, isHeld: () => false, timeout: 100 });
     try {
       await assert.rejects(store.append('x', text('y')), (err: unknown) => err instanceof StoreUnavailableError && err.code === 'store_unavailable' && err.message.includes('did not answer within 100 ms'));
       silent.primary.connected = false;
@@ -108,7 +108,7 @@ describe('cluster store over an IPC channel', { timeout: 20000 }, () => {
     const primary = createClusterPrimary({ buffer: 10, messageTtl: 60, maxChannels: 10 });
     const link = linkPair(7);
     primary.attach(link.worker);
-    const store = createClusterStore({ link: link.primary, isHeld: () => true });
+    const store = createClusterStore({ link: link.primary, buffer: 10, messageTtl: 60, isHeld: () => true });
     try {
       assert.equal(await store.touch(['kept']), true);
       await sweptOnce(primary.store);
@@ -125,7 +125,7 @@ describe('cluster store over an IPC channel', { timeout: 20000 }, () => {
     const primary = createClusterPrimary({ buffer: 10, messageTtl: 60, maxChannels: 10 });
     const link = linkPair(3);
     primary.attach(link.worker);
-    const store = createClusterStore({ link: link.primary, isHeld: () => false });
+    const store = createClusterStore({ link: link.primary, buffer: 10, messageTtl: 60, isHeld: () => false });
     const heard: string[] = [];
     store.watch({ message: (m) => heard.push(m.data.toString()), deleted: (c) => heard.push(`deleted ${c}`) });
     try {

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { RedisClientLike } from '../lib/stores/redis/client';
-import { MESSAGE_OVERHEAD, RecentCache } from '../lib/stores/redis/recent-cache';
+import { MESSAGE_OVERHEAD, RecentCache } from '../lib/stores/recent-cache';
+import { parseToken } from '../lib/stores/redis/codec';
 import { type RedisStore, type RedisStoreOptions, createRedisStore } from '../lib/stores/redis/store';
-import { RecentTouches } from '../lib/stores/redis/touches';
+import { RecentTouches } from '../lib/stores/touches';
 import { type StoredMessage, messageId } from '../lib/stores/store';
 import { type RedisServer, startRedis } from './support/redis-server';
 import { type RepollServer, callsBetween, clockAllowance, commandCalls, repoll, startRedisHoldpush, statsClient } from './support/redis-repoll';
 import { waitFor } from './support/wait';
 
-// The Redis store's per-server cache of recent messages (lib/stores/redis/recent-cache.ts):
+// The Redis store's per-server cache of recent messages (lib/stores/recent-cache.ts):
 // first the cache alone, then what it saves Redis, counted in INFO commandstats.
 
 function message(channel: string, seq: number, text = `${channel}${seq}`, epoch = 'e1'): StoredMessage {
@@ -21,7 +22,7 @@ const tokenOf = (seq: number, epoch = 'e1') => `${epoch}-${1000 + seq}-${seq}`;
 const texts = (messages: readonly StoredMessage[] | undefined) => messages?.map((m) => m.data.toString());
 
 function cache(options: Partial<ConstructorParameters<typeof RecentCache>[0]> = {}): RecentCache {
-  return new RecentCache({ perChannel: 100, bytes: 1 << 20, trustMs: 60_000, ...options });
+  return new RecentCache({ perChannel: 100, bytes: 1 << 20, trustMs: 60_000, parse: parseToken, ...options });
 }
 
 describe('the recent cache alone', () => {

@@ -39,7 +39,7 @@ storeContract('cluster (a worker and its primary)', async (): Promise<StoreFixtu
       const primary = createClusterPrimary({ buffer: limits.buffer, messageTtl: limits.messageTtl, maxChannels: limits.maxChannels, statsInterval: 20 });
       const link = linkPair(++workers);
       primary.attach(link.worker);
-      const store = createClusterStore({ link: link.primary, isHeld: limits.isHeld, reportInterval: 20 });
+      const store = createClusterStore({ link: link.primary, isHeld: limits.isHeld, buffer: limits.buffer, messageTtl: limits.messageTtl, reportInterval: 20 });
       made.add(() => primary.close());
       made.add(() => store.close());
       return store;

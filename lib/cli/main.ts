@@ -39,7 +39,7 @@ function readConfig(): CliConfig {
 function storeFactory(config: CliConfig): StoreFactory | undefined {
   const url = config.redis;
   if (url !== undefined) return (context) => createRedisStore({ url, ...context });
-  if (cluster.isWorker) return (context) => createClusterStore({ isHeld: context.isHeld, bufferBudget: context.maxBufferBytes });
+  if (cluster.isWorker) return (context) => createClusterStore({ isHeld: context.isHeld, buffer: context.buffer, messageTtl: context.messageTtl, bufferBudget: context.maxBufferBytes });
   return undefined;
 }
 

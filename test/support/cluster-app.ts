@@ -39,7 +39,7 @@ if (cluster.isPrimary) {
     log: 'off',
     shutdownTimeout: 2,
     store: (context) => {
-      store = createClusterStore({ isHeld: context.isHeld, reportInterval: 100 });
+      store = createClusterStore({ isHeld: context.isHeld, buffer: context.buffer, messageTtl: context.messageTtl, reportInterval: 100 });
       return store;
     },
   });

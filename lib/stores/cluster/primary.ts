@@ -3,11 +3,11 @@ import { IdempotencyCache } from '../../idempotency/cache';
 import { type AnnounceOptions, createAnnouncer } from '../../presence/announcer';
 import { NO_WEBHOOK_FIGURES, createMemoryOutbox } from '../../webhooks/outbox';
 import { type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
-import { createMemoryStore } from '../memory/store';
+import { createSequencer } from '../memory/store';
 import { type MessageStore, type StoreLimits, StoreUnavailableError } from '../store';
 import { CountTable } from './counts';
 import { HoldTable } from './holds';
-import { type Call, type PrimaryMessage, type WireMessage, isWorkerMessage, toBuffer, toWire } from './protocol';
+import { type Call, type Dropped, type PrimaryMessage, type WireMessage, isWorkerMessage, toBuffer, toWire } from './protocol';
 
 /** The side of the IPC channel the primary sees (a `cluster.Worker`). */
 export interface WorkerLink {
@@ -87,13 +87,26 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
   const keys = new IdempotencyCache();
   /** While a batch is appended, its messages gather here and go to the workers as one IPC message. */
   let batch: WireMessage[] | undefined;
-  const store = createMemoryStore({
-    buffer: options.buffer,
-    messageTtl: options.messageTtl,
-    maxChannels: options.maxChannels,
-    maxBufferBytes: options.maxBufferBytes,
-    isHeld: (channel) => holds.isHeld(channel),
-  });
+  /** What the byte budget dropped since the last message went out: told with the next (whose append dropped them). */
+  let dropped: Dropped = [];
+  const store = createSequencer(
+    {
+      buffer: options.buffer,
+      messageTtl: options.messageTtl,
+      maxChannels: options.maxChannels,
+      maxBufferBytes: options.maxBufferBytes,
+      isHeld: (channel) => holds.isHeld(channel),
+    },
+    (channel, seq) => void dropped.push([channel, seq]),
+  );
+
+  /** The budget's drops to tell with the message(s) going out now, if any. */
+  function takeDropped(): { dropped?: Dropped } {
+    if (dropped.length === 0) return {};
+    const told = dropped;
+    dropped = [];
+    return { dropped: told };
+  }
 
   function send(link: WorkerLink, message: PrimaryMessage): void {
     if (!link.isConnected()) return;
@@ -111,7 +124,7 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
   store.watch({
     message(message) {
       if (batch !== undefined) batch.push(toWire(message));
-      else broadcast({ hp: 'msg', message: toWire(message) });
+      else broadcast({ hp: 'msg', message: toWire(message), ...takeDropped() });
     },
     deleted: (channel) => broadcast({ hp: 'del', channel }),
   });
@@ -136,7 +149,7 @@ export function createClusterPrimary(options: ClusterPrimaryOptions): ClusterPri
         const appended = store.appendMany(inputs);
         const told = batch;
         batch = undefined;
-        if (told.length > 0) broadcast({ hp: 'msgs', messages: told });
+        if (told.length > 0) broadcast({ hp: 'msgs', messages: told, ...takeDropped() });
         return (await appended).map((message) => {
           const { data: _data, ...rest } = toWire(message);
           return rest;

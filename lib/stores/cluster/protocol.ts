@@ -11,6 +11,9 @@ import type { ChannelInfo, StoreStats, StoredMessage } from '../store';
  * it, and one IPC channel keeps its order, so a worker's watchers hear it before its append settles.
  */
 
+/** Messages the sequencer's byte budget dropped to make room for the ones they come with: [channel, sequence number]. */
+export type Dropped = [channel: string, seq: number][];
+
 /** A stored message as it crosses the channel. */
 export interface WireMessage {
   channel: string;
@@ -73,9 +76,9 @@ export type WorkerMessage =
 export type PrimaryMessage =
   | { hp: 'res'; id: number; ok: true; value: unknown }
   | { hp: 'res'; id: number; ok: false; error: { code: string | undefined; message: string } }
-  | { hp: 'msg'; message: WireMessage }
+  | { hp: 'msg'; message: WireMessage; dropped?: Dropped }
   /** The messages of one batch, in order: one IPC message however many there are. */
-  | { hp: 'msgs'; messages: WireMessage[] }
+  | { hp: 'msgs'; messages: WireMessage[]; dropped?: Dropped }
   | { hp: 'del'; channel: string }
   /** The sequencer's figures, the sums of every other worker's last report, and the webhook's. */
   | { hp: 'stats'; store: StoreStats; others: DeploymentTotals; webhook: WebhookFigures }
@@ -110,6 +113,9 @@ const isOptionalString = (value: unknown): value is string | undefined => value 
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
 const isCounts = (value: unknown): value is [string, number][] =>
   Array.isArray(value) && value.every((pair: unknown) => Array.isArray(pair) && pair.length === 2 && isString(pair[0]) && Number.isSafeInteger(pair[1]) && (pair[1] as number) >= 0);
+
+/** Dropped messages have the shape of counts: a name and a non-negative integer. */
+const isDropped = (value: unknown): value is Dropped | undefined => value === undefined || isCounts(value);
 
 function hasNumbers(value: unknown, names: readonly string[]): value is Fields {
   return isObject(value) && names.every((name) => isNumber(value[name]));
@@ -214,9 +220,9 @@ export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
       return value.ok === false && isObject(error) && isOptionalString(error.code) && isString(error.message);
     }
     case 'msg':
-      return isWireMessage(value.message);
+      return isWireMessage(value.message) && isDropped(value.dropped);
     case 'msgs':
-      return Array.isArray(value.messages) && value.messages.every(isWireMessage);
+      return Array.isArray(value.messages) && value.messages.every(isWireMessage) && isDropped(value.dropped);
     case 'del':
       return isString(value.channel);
     case 'stats':

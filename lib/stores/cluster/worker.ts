@@ -1,15 +1,20 @@
-/** A cluster worker's store: forwards every call to the primary's sequencer and hears its messages and deletions. */
+/**
+ * A cluster worker's store: forwards calls to the primary's sequencer and hears its messages and
+ * deletions; a re-poll within the messages heard lately is answered here, with no call.
+ */
 import { isClaim } from '../../idempotency/ledger';
 import type { LocalCounts } from '../../presence/local-counts';
 import type { SharedCounts } from '../../presence/shared';
 import type { WebhookFigures } from '../../webhooks/outbox';
 import { type DeploymentFigures, type DeploymentTotals, NO_FIGURES, type ProcessFigures, sumFigures } from '../figures';
-import { followsPosition } from '../memory/tokens';
+import { followsPosition, parseMemoryToken } from '../memory/tokens';
 import { RecentMessages } from '../recent';
+import { RecentCache } from '../recent-cache';
 import { type AppendResult, type MessageInput, type MessageStore, type StoreStats, unavailable } from '../store';
+import { RecentTouches } from '../touches';
 import { Watchers } from '../watchers';
 import { Calls } from './calls';
-import { type Call, type WireMessage, type WorkerMessage, fromWire, isAppendedInfo, isAppendedList, isBoolean, isChannelInfo, isPrimaryMessage, isString, isWireRead } from './protocol';
+import { type Call, type Dropped, type WireMessage, type WorkerMessage, fromWire, isAppendedInfo, isAppendedList, isBoolean, isChannelInfo, isPrimaryMessage, isString, isWireRead } from './protocol';
 
 /** The side of the IPC channel a worker sees (`process` in a cluster worker). */
 export interface PrimaryLink {
@@ -24,6 +29,10 @@ export interface PrimaryLink {
 export interface ClusterStoreOptions {
   /** Whether a subscriber of this worker holds the channel now. */
   isHeld(channel: string): boolean;
+  /** The primary's buffer (messages per channel): the most this worker keeps of a channel. */
+  buffer: number;
+  /** The primary's message TTL in seconds: this worker trusts a message it heard for half of it. */
+  messageTtl: number;
   /**
    * Milliseconds the primary has to answer. A primary that is gone fails requests at once (the
    * IPC channel closes); this bounds a live but stalled one, so it is generous: a busy machine
@@ -37,6 +46,11 @@ export interface ClusterStoreOptions {
   link?: PrimaryLink;
   /** The primary's `maxBufferBytes`, when it keeps one: this store's `bufferBudget`. */
   bufferBudget?: number;
+  /**
+   * Bytes this worker may keep of recent messages (bodies plus 256 each) to answer re-polls
+   * without a call to the primary; at most `bufferBudget`. @defaultValue 33554432 (32 MiB)
+   */
+  recentBytes?: number;
 }
 
 export interface ClusterStore extends MessageStore {
@@ -58,6 +72,13 @@ export interface ClusterStore extends MessageStore {
 const RECENT_LIMIT = 2048;
 
 /**
+ * Milliseconds a touch of a channel this worker holds spares the next ones: the primary keeps a
+ * held channel whatever its age, so a skipped touch only leaves its last request time (`info`)
+ * late by this much at most.
+ */
+const TOUCH_WINDOW = 1000;
+
+/**
  * The worker's half of the protocol (protocol.ts): calls go out, messages, deletions and figures
  * come in. The factory is the store's methods over that shared state, so it is longer than most.
  */
@@ -67,6 +88,14 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
   const { isHeld } = options;
   const watchers = new Watchers();
   const recent = new RecentMessages<string>(RECENT_LIMIT);
+  const { buffer, messageTtl } = options;
+  if (!Number.isInteger(buffer) || buffer < 1) throw new TypeError('buffer must be a positive integer');
+  if (!(messageTtl > 0)) throw new TypeError('messageTtl must be positive');
+  const recentBytes = Math.min(options.recentBytes ?? 32 * 1024 * 1024, options.bufferBudget ?? Infinity);
+  if (!(recentBytes >= 0)) throw new TypeError('recentBytes must be a number of bytes, 0 or more');
+  // The primary tells every worker each message in sequence order (one counter, one ordered IPC channel).
+  const cache = new RecentCache({ perChannel: buffer, bytes: recentBytes, trustMs: (messageTtl * 1000) / 2, parse: parseMemoryToken });
+  const touches = new RecentTouches(TOUCH_WINDOW);
   /** Channels this worker told the primary it holds. */
   const holds = new Set<string>();
   let closed = false;
@@ -103,13 +132,16 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
         calls.answer(message);
         return;
       case 'msg':
-        hear(message.message);
+        hear([message.message], message.dropped);
         return;
       case 'msgs':
-        for (const wire of message.messages) hear(wire);
+        hear(message.messages, message.dropped);
         return;
       case 'del':
+        // Before the answer to a deletion of this worker's own: the IPC channel keeps their order.
         holds.delete(message.channel);
+        cache.deleted(message.channel);
+        touches.forget(message.channel);
         watchers.deleted(message.channel);
         return;
       case 'stats':
@@ -125,13 +157,24 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
     }
   }
 
-  function hear(wire: WireMessage): void {
-    const stored = fromWire(wire);
-    recent.set(stored.token, stored);
-    watchers.message(stored);
+  /**
+   * The cache holds every message before any subscriber hears of it, and lets go of what the
+   * primary's byte budget dropped for them (of the same batch, too) before any re-poll may read it.
+   */
+  function hear(wires: readonly WireMessage[], dropped: Dropped | undefined): void {
+    const messages = wires.map(fromWire);
+    for (const message of messages) {
+      recent.set(message.token, message);
+      cache.heard(message);
+    }
+    if (dropped !== undefined) for (const [channel, seq] of dropped) cache.dropped(channel, seq);
+    for (const message of messages) watchers.message(message);
   }
 
   function workerOnDisconnect(): void {
+    // What the primary says from now on is not heard: nothing cached stands.
+    cache.reset();
+    touches.clear();
     calls.failAll();
   }
 
@@ -144,6 +187,7 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
     for (const channel of holds) {
       if (!isHeld(channel)) {
         holds.delete(channel);
+        touches.forget(channel);
         gone.push(channel);
       }
     }
@@ -178,23 +222,26 @@ export function createClusterStore(options: ClusterStoreOptions): ClusterStore {
       },
     },
     async read(channels, after, limit) {
+      if (closed) throw unavailable('the store', 'is closed');
+      const cached = limit >= 1 ? cache.read(channels, after, limit) : undefined;
+      if (cached !== undefined) return cached;
       const value = await call({ op: 'read', args: [[...channels], after, limit] }, isWireRead);
       return { ...value, messages: value.messages.map((wire) => recent.get(wire.token) ?? fromWire(wire)) };
     },
     head: () => call({ op: 'head', args: [] }, isString),
     follows: followsPosition,
     async touch(channels) {
-      const ok = await call({ op: 'touch', args: [[...channels]] }, isBoolean);
+      // Only a channel the primary counts as held by this worker may skip its touch.
+      for (const channel of channels) if (!holds.has(channel)) touches.forget(channel);
+      const ok = await touches.touch(channels, () => call({ op: 'touch', args: [[...channels]] }, isBoolean));
       if (ok) for (const channel of channels) holds.add(channel);
       return ok;
     },
     info: (channel) => call({ op: 'info', args: [channel] }, isChannelInfo),
     delete: (channel) => call({ op: 'delete', args: [channel] }, isBoolean),
-    released(channel) {
-      if (!holds.has(channel) || isHeld(channel)) return;
-      holds.delete(channel);
-      post({ hp: 'release', channels: [channel] });
-    },
+    // The next tick lets go of it: a fan-out answers every hold of a channel at once, and its
+    // subscribers come back at once; let go now, each of their touches would go to the primary.
+    released: () => undefined,
     watch: (events) => watchers.add(events),
     stats: () => storeStats,
     deployment: {

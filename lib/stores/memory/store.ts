@@ -17,18 +17,25 @@ export interface MemoryStoreOptions extends StoreLimits {
   maxBufferBytes?: number;
 }
 
-/**
- * One sequence for the whole process, so tokens are ordered across channels. The token's epoch
- * is new at every start, so a token from an earlier run is recognised as never issued (a gap)
- * instead of a point in the future. Watchers hear a message inside the append that made it.
- * The factory is the store's methods over its shared state, so it is longer than most functions.
- */
 /** The memory store: it tells a channel's info with every append. */
 export interface MemoryStore extends MessageStore {
   appendWithInfo(channel: string, input: MessageInput): Promise<AppendResult>;
 }
 
 export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
+  return createSequencer(options);
+}
+
+/**
+ * The memory store, telling `evicted` of each message its byte budget drops to make room (the
+ * cluster's primary passes that on to its workers' caches; expiry and `buffer` they apply themselves).
+ *
+ * One sequence for the whole process, so tokens are ordered across channels. The token's epoch
+ * is new at every start, so a token from an earlier run is recognised as never issued (a gap)
+ * instead of a point in the future. Watchers hear a message inside the append that made it.
+ * The factory is the store's methods over its shared state, so it is longer than most functions.
+ */
+export function createSequencer(options: MemoryStoreOptions, evicted?: (channel: string, seq: number) => void): MemoryStore {
   const { buffer, maxChannels } = options;
   const ttlMs = options.messageTtl * 1000;
   const epoch = Date.now().toString(36) + randomBytes(2).toString('hex');
@@ -40,7 +47,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   /** The token of `seq`, made once per message: every hold that starts at the head shares it. */
   let headToken = memoryToken(epoch, seq);
   let expired = 0;
-  let evicted = 0;
+  let evictedCount = 0;
 
   const sweepTimer = setInterval(() => {
     expire(Date.now());
@@ -67,7 +74,8 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
 
   function evictEntry(entry: Entry): void {
     leave(entry);
-    evicted += 1;
+    evictedCount += 1;
+    evicted?.(entry.channel, entry.seq);
   }
 
   function expire(now: number): void {
@@ -102,7 +110,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     budget.add(entry);
     if (channel.size > buffer) {
       budget.remove(channel.dropOldest());
-      evicted += 1;
+      evictedCount += 1;
     }
     // Its channel holds it now, so making room never forgets the channel it goes to.
     budget.fit(evictEntry);
@@ -176,7 +184,7 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
     delete: async (name) => remove(name),
     released: (name) => channels.forgetIfIdle(name),
     watch: (events) => watchers.add(events),
-    stats: () => ({ channels: channels.size, bufferBytes: budget.bytes, expired, evicted }),
+    stats: () => ({ channels: channels.size, bufferBytes: budget.bytes, expired, evicted: evictedCount }),
     async close() {
       clearInterval(sweepTimer);
       watchers.clear();

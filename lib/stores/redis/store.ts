@@ -1,19 +1,19 @@
 /** The Redis store: every holdpush server on one Redis serves the same channels. */
 import { randomBytes } from 'node:crypto';
+import { RecentCache } from '../recent-cache';
 import { type AppendResult, type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, type StoredMessage, tooManyChannels, unavailable } from '../store';
+import { RecentTouches } from '../touches';
 import { Watchers } from '../watchers';
 import { appendManyArgs, decodeAppendMany, decodeBatchEvent } from './batch';
 import { type RedisClientLike, loadRedis } from './client';
-import { decodeAppend, decodeEvent, decodeHead, decodeInfo, decodeRead, follows, makeMessage, newEpochCandidate, num, positionArgs, seqOfId } from './codec';
+import { decodeAppend, decodeEvent, decodeHead, decodeInfo, decodeRead, follows, makeMessage, newEpochCandidate, num, parseToken, positionArgs, seqOfId } from './codec';
 import { RedisConnection } from './connection';
 import { RedisFullError } from './full';
 import { createRedisLedger } from './idempotency';
 import { EventOrder } from './order';
 import { type RedisPresence, createRedisPresence } from './presence';
-import { RecentCache } from './recent-cache';
 import { Resync } from './resync';
 import { SCRIPTS } from './scripts';
-import { RecentTouches } from './touches';
 import { Upkeep } from './upkeep';
 
 /** The limits cover the whole Redis: `maxChannels` counts the channels of every server on it. */
@@ -73,7 +73,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const watchers = new Watchers();
   const order = new EventOrder(watchers);
   // Registered first: the cache holds every message before any subscriber hears of it.
-  const cache = new RecentCache({ perChannel: buffer, bytes: recentBytes, trustMs: ttlMs / 2 });
+  const cache = new RecentCache({ perChannel: buffer, bytes: recentBytes, trustMs: ttlMs / 2, parse: parseToken });
   watchers.add({ message: (message) => cache.heard(message), deleted: () => undefined });
   const touches = new RecentTouches(Math.min(1000, grace / 4));
   /** Channels a subscriber of this process asked for (kept alive in Redis while held). */

@@ -1,6 +1,7 @@
 /**
- * Channels this server touched in Redis lately: a subscriber's touch of one of them within the
- * window costs no script, so re-polls cost Redis nothing however many subscribers re-poll.
+ * Channels this process touched lately in the store that keeps them (Redis, a cluster's
+ * primary): a subscriber's touch of one of them within the window costs no call, so re-polls
+ * cost that store nothing however many subscribers re-poll.
  */
 import { performance } from 'node:perf_hooks';
 
@@ -8,14 +9,14 @@ import { performance } from 'node:perf_hooks';
 const LIMIT = 10000;
 
 export class RecentTouches {
-  /** When each channel was last touched in Redis (performance.now() ms), oldest first. */
+  /** When each channel was last touched in the store (performance.now() ms), oldest first. */
   private readonly at = new Map<string, number>();
-  /** Touches on their way to Redis, by channel list: the re-polls that come meanwhile share them. */
+  /** Touches on their way to the store, by channel list: the re-polls that come meanwhile share them. */
   private readonly going = new Map<string, Promise<boolean>>();
 
   /**
    * `windowMs` is at most a quarter of the channel grace: a channel touched within it is alive
-   * in Redis for most of a grace yet, so skipping its touch neither lets it be forgotten nor
+   * in the store for most of a grace yet, so skipping its touch neither lets it be forgotten nor
    * changes the channel limit; its last request time (`info`) is late by the window at most.
    */
   constructor(
@@ -25,7 +26,7 @@ export class RecentTouches {
 
   /**
    * True at once when every channel was touched within the window; else the answer of the touch
-   * of the same channels on its way, or of `touch` (Redis's), remembered when true.
+   * of the same channels on its way, or of `touch` (the store's), remembered when true.
    */
   touch(channels: readonly string[], touch: () => Promise<boolean>): Promise<boolean> {
     if (this.fresh(channels)) return Promise.resolve(true);
@@ -45,7 +46,7 @@ export class RecentTouches {
     return going;
   }
 
-  /** Whether every channel was touched in Redis within the window. */
+  /** Whether every channel was touched in the store within the window. */
   private fresh(channels: readonly string[]): boolean {
     const now = this.now();
     for (const channel of channels) {
@@ -67,12 +68,12 @@ export class RecentTouches {
     }
   }
 
-  /** A channel deleted: the next touch creates it again in Redis. */
+  /** A channel deleted: the next touch creates it again in the store. */
   forget(channel: string): void {
     this.at.delete(channel);
   }
 
-  /** Redis may have been wiped (its connection went): every next touch goes to Redis. */
+  /** The store may have forgotten everything (Redis wiped, the primary gone): every next touch goes to it. */
   clear(): void {
     this.at.clear();
   }

@@ -1,18 +1,21 @@
 /**
- * The Redis store's per-server cache of each channel's recent messages, fed by the event stream:
- * a re-poll whose position falls within it is answered from memory, with no Redis read.
+ * A process's cache of each channel's recent messages, fed by the messages its store hears from
+ * the place that sequences them (Redis's event stream, a cluster's primary): a re-poll whose
+ * position falls within it is answered from memory, with no call to that place.
  */
 import { performance } from 'node:perf_hooks';
-import type { ReadResult, StoredMessage } from '../store';
-import { parseToken } from './codec';
+import type { ReadResult, StoredMessage } from './store';
+import type { SequencePlace } from './tokens';
 
 export interface RecentCacheOptions {
-  /** Messages kept per channel: at most the store's buffer, so none is kept that Redis trimmed. */
+  /** Messages kept per channel: at most the store's buffer, so none is kept that the sequencer trimmed. */
   readonly perChannel: number;
   /** Bytes every cached message may take together (bodies plus {@link MESSAGE_OVERHEAD} each). */
   readonly bytes: number;
-  /** Milliseconds a message is trusted after it was heard (half the message TTL: Redis drops it at the TTL). */
+  /** Milliseconds a message is trusted after it was heard (half the message TTL: the sequencer drops it at the TTL). */
   readonly trustMs: number;
+  /** A token's epoch and sequence number (the store's own tokens), or null when it is not one. */
+  readonly parse: (token: string) => SequencePlace | null;
   /** The clock, in milliseconds. @defaultValue performance.now */
   readonly now?: () => number;
 }
@@ -44,16 +47,17 @@ export interface CacheFigures {
 }
 
 /**
- * Redis numbers every message of every channel from one counter and publishes each in that
- * order, so a server that heard sequence numbers s, s+1, ... without a hole heard every message
- * published meanwhile. The cache trusts itself only over such a run: a hole (a message skipped
- * after its wait, a catch-up after the stream was away), another epoch (Redis wiped) or a token
- * it cannot read empties it, and it starts again from the next message heard. A channel's line
- * holds every message of it after its `base`; a message dropped (per-channel cap, byte budget,
- * past its trust) raises the base to it, and a channel forgotten (budget, deletion) leaves the
- * lines made later starting at the newest message heard (`floor`): a position before a base is
- * read from Redis, which knows what was dropped. Answers are what a Redis read would have said
- * when the last message heard was published.
+ * The sequencer (Redis, a cluster's primary) numbers every message of every channel from one
+ * counter and tells each in that order, so a process that heard sequence numbers s, s+1, ...
+ * without a hole heard every message published meanwhile. The cache trusts itself only over
+ * such a run: a hole (a message skipped after its wait, a catch-up after the stream was away),
+ * another epoch (the sequencer wiped or restarted) or a token it cannot read empties it, and it
+ * starts again from the next message heard. A channel's line holds every message of it after its
+ * `base`; a message dropped (per-channel cap, byte budget, past its trust) raises the base to it,
+ * and a channel forgotten (budget, deletion) leaves the lines made later starting at the newest
+ * message heard (`floor`): a position before a base is read from the sequencer, which knows what
+ * was dropped. Answers are what a read of the sequencer would have said when the last message
+ * heard was published.
  */
 export class RecentCache {
   private epoch: string | undefined;
@@ -63,7 +67,7 @@ export class RecentCache {
   private floor = 0;
   /** Lines in the order their channel last heard a message (the first is evicted first). */
   private readonly lines = new Map<string, Line>();
-  /** Channels this server is deleting: neither cached nor answered until Redis's event of it comes. */
+  /** Channels this process is deleting: neither cached nor answered until the sequencer's word of it comes. */
   private readonly blocked = new Set<string>();
   private bytes = 0;
   private messages = 0;
@@ -75,7 +79,7 @@ export class RecentCache {
 
   /** A message told to the store's watchers (in the order they hear them). */
   heard(message: StoredMessage): void {
-    const token = parseToken(message.token);
+    const token = this.options.parse(message.token);
     if (token === null || token.epoch !== this.epoch || this.last === undefined || token.seq !== this.last.seq + 1) {
       this.reset();
       if (token === null) return;
@@ -102,12 +106,12 @@ export class RecentCache {
 
   /**
    * Messages after `after` on `channels`, when every channel has a line that holds all of them:
-   * up to `limit`, in publish order, with no gap. Undefined when Redis must answer.
+   * up to `limit`, in publish order, with no gap. Undefined when the sequencer must answer.
    */
   read(channels: readonly string[], after: string | null, limit: number): ReadResult | undefined {
     const last = this.last;
     if (last === undefined || after === null) return undefined;
-    const position = parseToken(after);
+    const position = this.options.parse(after);
     if (position === null || position.epoch !== this.epoch || position.seq > last.seq) return undefined;
     const now = this.now();
     const found: Entry[][] = [];
@@ -127,8 +131,8 @@ export class RecentCache {
   }
 
   /**
-   * Redis dropped `channel`'s messages up to sequence number `seq` (trimmed to the appending
-   * server's buffer, or expired): none of them is answered from here any more.
+   * The sequencer dropped `channel`'s messages up to sequence number `seq` (trimmed to the
+   * appending server's buffer, evicted for its byte budget): none of them is answered from here any more.
    */
   dropped(channel: string, seq: number): void {
     const line = this.lines.get(channel);
@@ -138,14 +142,14 @@ export class RecentCache {
     else line.base = seq;
   }
 
-  /** This server is deleting `channel`: forget it, and cache none of it until the deletion's event. */
+  /** This process is deleting `channel`: forget it, and cache none of it until the sequencer tells of the deletion. */
   deleting(channel: string): void {
     this.forget(channel);
     this.blocked.add(channel);
     if (this.blocked.size > BLOCKED_LIMIT) this.blocked.delete(this.blocked.values().next().value as string);
   }
 
-  /** The event stream says `channel` was deleted (by any server), or this server's deletion found nothing. */
+  /** The sequencer says `channel` was deleted (by any process), or this process's deletion found nothing. */
   deleted(channel: string): void {
     this.forget(channel);
     this.blocked.delete(channel);
@@ -178,7 +182,7 @@ export class RecentCache {
     }
   }
 
-  /** Drops messages Redis may have dropped for their age (up to `most`); a line left empty is forgotten. */
+  /** Drops messages the sequencer may have dropped for their age (up to `most`); a line left empty is forgotten. */
   private dropDistrusted(channel: string, line: Line, now: number, most = Infinity): void {
     for (let dropped = 0; dropped < most; dropped++) {
       const oldest = line.entries[line.start];
