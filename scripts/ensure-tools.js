@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs before `npm test`: the tests drive the real programs users run beside holdpush (Debian's
-// redis-server, Chromium and nginx). Where one is missing it installs it with apt-get, saying so
+// redis-server, Chromium and nginx; valgrind for the instruction counts of the bench). Where one is missing it installs it with apt-get, saying so
 // in one line; where it cannot, it stops before the tests with the exact command to run, so no
 // suite ever skips for want of a binary.
 'use strict';
@@ -12,6 +12,7 @@ const TOOLS = [
   { name: 'redis-server', paths: [process.env.REDIS_SERVER || '/usr/bin/redis-server'], pkg: 'redis-server' },
   { name: 'chromium', paths: [process.env.HOLDPUSH_CHROMIUM || '/usr/bin/chromium'], pkg: 'chromium' },
   { name: 'nginx', paths: [process.env.HOLDPUSH_NGINX || '/usr/sbin/nginx'], pkg: 'nginx-light' },
+  { name: 'valgrind', paths: ['/usr/bin/valgrind'], pkg: 'valgrind' },
 ];
 
 const missing = TOOLS.filter((tool) => !tool.paths.some((path) => existsSync(path)));

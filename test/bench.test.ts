@@ -202,3 +202,27 @@ test('npm run bench -- --variant: a bad spec is one line and exit status 2', { t
   assert.equal(bare.code, 2);
   assert.match(bare.stderr, /^bench: --variant x: the bare server has no log: these are holdpush's/);
 });
+
+// The instruction counts (scripts/bench-instructions.js): holdpush under callgrind through the
+// tiny workload, its start-up taken off, a count per delivery printed and written.
+test('node scripts/bench-instructions.js --smoke counts the instructions of a workload under callgrind', { timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'holdpush-bench-'));
+  try {
+    const json = join(dir, 'instructions.json');
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [join(root, 'scripts', 'bench-instructions.js'), '--smoke', '--repeat', '1', '--json', json], { cwd: root }, (error, out, err) => {
+        resolve({ code: error === null ? 0 : (child.exitCode ?? null), stdout: out, stderr: err });
+      });
+    });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^ {2}now +[\d.]+M \(spread 0\.0%\), [\d,]+ per delivery$/m);
+    const results = JSON.parse(readFileSync(json, 'utf8')) as { deliveries: number; counts: Record<string, { startUp: number; runs: number[] }> };
+    const now = results.counts.now;
+    assert.ok(now !== undefined && now.startUp > 0, 'the start-up run was counted');
+    assert.equal(now.runs.length, 1);
+    assert.ok((now.runs[0] ?? 0) > 0, 'the workload costs instructions beyond the start-up');
+    assert.equal(results.deliveries, 4 * 4 + 2 * 11);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

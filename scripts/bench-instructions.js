@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+'use strict';
+// What a change costs on the hot path, in CPU instructions rather than seconds: each server runs
+// under valgrind's callgrind, which counts the instructions it executes whatever else the machine
+// is doing, through one fixed workload (W1-like: N held long-polls, M messages one at a time,
+// each subscriber re-polling with its position the moment it has it; then W3-like: S subscribers
+// re-polling while P messages are published, 8 in flight). A short run of the same server
+// (start-up and a few requests) is taken off, so what is compared is the workload's own count.
+// The servers take turns, run after run. scripts/BENCH.md, "Instructions", says how to read it.
+//
+//   node scripts/bench-instructions.js --server now=dist/server.js --server before=../old/dist/server.js
+//
+// Traffic goes to 127.0.0.1 only; every wait has a deadline and every server is killed on the way out.
+
+const cp = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+
+const HOST = '127.0.0.1';
+const SIZES = {
+  default: { n: 100, m: 30, s: 10, p: 300 },
+  smoke: { n: 4, m: 3, s: 2, p: 10 },
+};
+const START_UP = { n: 2, m: 1, s: 1, p: 1 };
+const WAIT_MS = 600_000; // a server under callgrind runs some 50 times slower
+
+function usage(code) {
+  process.stderr.write(`usage: node scripts/bench-instructions.js [--server NAME=PATH]... [--repeat N] [--smoke] [--json FILE]
+  --server NAME=PATH  a holdpush server script (default now=dist/server.js); the first is the base
+  --repeat N          runs of the workload per server, taking turns (default 3)
+  --smoke             a tiny workload: the tool works (the test suite runs it)
+  --json FILE         also write every count there
+`);
+  process.exit(code);
+}
+
+function parseArgs(argv) {
+  const o = { servers: [], repeat: 3, size: 'default', json: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => (i + 1 < argv.length ? argv[++i] : usage(2));
+    if (a === '--server') {
+      const [name, file] = val().split(/=(.*)/s);
+      if (!name || !file) usage(2);
+      o.servers.push({ name, file: path.resolve(file) });
+    } else if (a === '--repeat') o.repeat = Math.max(1, Math.min(20, Math.floor(Number(val())) || 1));
+    else if (a === '--smoke') o.size = 'smoke';
+    else if (a === '--json') o.json = val();
+    else if (a === '--help') usage(0);
+    else usage(2);
+  }
+  if (!o.servers.length) o.servers.push({ name: 'now', file: path.resolve(__dirname, '..', 'dist', 'server.js') });
+  for (const s of o.servers) if (!fs.existsSync(s.file)) die(`${s.name}: ${s.file} not found (npm run build)`);
+  return o;
+}
+
+function die(message) {
+  process.stderr.write(`bench-instructions: ${message}\n`);
+  process.exit(2);
+}
+
+const live = new Set();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** One HTTP client whose requests all time out: a server that stops answering ends the run. */
+function client(port) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  return (method, urlPath, headers, body) =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: HOST, port, method, path: urlPath, headers, agent }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      req.setTimeout(WAIT_MS, () => req.destroy(new Error(`${method} ${urlPath}: no answer within ${WAIT_MS} ms`)));
+      req.end(body);
+    });
+}
+
+async function until(what, test) {
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await test())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Subscribers on `channel`, each reading `want` messages with its position; `got[i]` counts them. */
+function subscribe(request, channel, count, want) {
+  const got = new Array(count).fill(0);
+  const done = got.map(async (_, i) => {
+    let position = {};
+    while (got[i] < want) {
+      const res = await request('GET', `/sub/${channel}`, position);
+      if (res.status !== 200) throw new Error(`/sub/${channel}: ${res.status}`);
+      got[i] += 1;
+      position = { 'if-none-match': res.headers.etag, 'if-modified-since': res.headers['last-modified'] };
+    }
+  });
+  return { got, done: Promise.all(done) };
+}
+
+async function workload(request, size) {
+  const publish = (channel, k) => request('POST', `/pub/${channel}`, { 'content-type': 'text/plain' }, `#${k}#`.padEnd(64, '.'));
+  const held = async (channel) => {
+    const res = await request('GET', `/pub/${channel}`, { accept: 'application/json' });
+    return res.status === 200 ? JSON.parse(res.body).subscribers : 0;
+  };
+  // W1-like: each message waits until every re-poll is held.
+  await publish('w1', 0);
+  const w1 = subscribe(request, 'w1', size.n, size.m + 1);
+  await until('the first message everywhere', async () => w1.got.every((g) => g >= 1));
+  for (let k = 1; k <= size.m; k++) {
+    await until(`${size.n} held`, async () => (await held('w1')) >= size.n);
+    await publish('w1', k);
+    await until(`message ${k} everywhere`, async () => w1.got.every((g) => g >= k + 1));
+  }
+  await w1.done;
+  // W3-like: a stream published as fast as 8 publishers go.
+  await publish('w3', 0);
+  const w3 = subscribe(request, 'w3', size.s, size.p + 1);
+  await until('the stream started', async () => w3.got.every((g) => g >= 1));
+  let next = 1;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next <= size.p) await publish('w3', next++);
+  }));
+  await w3.done;
+}
+
+/** Runs `server` under callgrind through the workload of `size`; resolves its instruction count. */
+function countRun(server, size, dir) {
+  const out = path.join(dir, `callgrind.${server.name}.${process.hrtime.bigint()}`);
+  const args = ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, process.execPath, server.file, '--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
+  return new Promise((resolve, reject) => {
+    const child = cp.spawn('valgrind', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    let text = '';
+    let err = '';
+    let failure = null;
+    child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+    child.stdout.on('data', (d) => {
+      if (text === null) return;
+      text += d;
+      const m = /listening on http:\/\/[^\s]*:(\d+)/.exec(text);
+      if (!m) return;
+      text = null;
+      workload(client(Number(m[1])), size).then(
+        () => child.kill('SIGTERM'),
+        (e) => {
+          failure = e;
+          child.kill('SIGKILL');
+        }
+      );
+    });
+    child.on('error', (e) => reject(new Error(`valgrind: ${e.message} (apt-get install valgrind)`)));
+    child.on('exit', () => {
+      live.delete(child);
+      if (failure) return reject(failure);
+      let counts = '';
+      try {
+        counts = fs.readFileSync(out, 'utf8');
+        fs.rmSync(out);
+      } catch {
+        return reject(new Error(`${server.name}: no callgrind output; ${err.trim().split('\n').slice(-3).join(' | ')}`));
+      }
+      const total = /^(?:summary|totals): (\d+)/m.exec(counts);
+      if (!total) return reject(new Error(`${server.name}: no instruction total in the callgrind output`));
+      resolve(Number(total[1]));
+    });
+  });
+}
+
+function fmtM(n) {
+  return `${(n / 1e6).toFixed(1)}M`;
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const size = SIZES[o.size];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdpush-instructions-'));
+  const counts = Object.fromEntries(o.servers.map((s) => [s.name, { startUp: 0, runs: [] }]));
+  try {
+    for (const s of o.servers) counts[s.name].startUp = await countRun(s, START_UP, dir);
+    for (let r = 0; r < o.repeat; r++) {
+      for (const s of o.servers) {
+        const total = await countRun(s, size, dir);
+        counts[s.name].runs.push(total - counts[s.name].startUp);
+        process.stderr.write(`  run ${r + 1} ${s.name}: ${fmtM(total)} instructions, workload ${fmtM(total - counts[s.name].startUp)}\n`);
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const deliveries = size.n * (size.m + 1) + size.s * (size.p + 1);
+  const base = o.servers[0].name;
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const lines = [`instructions of one workload (${size.n} held x ${size.m} messages, then ${size.s} subscribers x ${size.p} messages: ${deliveries} deliveries), start-up taken off; ${o.repeat} run(s) each`];
+  for (const s of o.servers) {
+    const c = counts[s.name];
+    const m = mean(c.runs);
+    const spread = ((Math.max(...c.runs) - Math.min(...c.runs)) / m) * 100;
+    const q = m / mean(counts[base].runs);
+    lines.push(`  ${s.name.padEnd(12)} ${fmtM(m).padStart(10)} (spread ${spread.toFixed(1)}%), ${Math.round(m / deliveries).toLocaleString('en-US')} per delivery${s.name === base ? '' : `, ${q.toFixed(3)}x ${base}`}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ size, deliveries, servers: o.servers, counts }, null, 2) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench-instructions: ${e.message}\n`);
+  process.exit(1);
+});
