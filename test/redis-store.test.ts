@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
-import { createHoldpushServer } from '../lib/http/http-server';
 import { type RedisClientLike, loadRedis } from '../lib/stores/redis/client';
 import { type RedisStore, type RedisStoreOptions, createRedisStore } from '../lib/stores/redis/store';
 import { type StoredMessage, StoreUnavailableError } from '../lib/stores/store';
 import { openStream, request } from './support/http';
-import { callsBetween, clockAllowance, commandCalls, statsClient } from './support/redis-repoll';
+import { callsBetween, clockAllowance, commandCalls, startRedisHoldpush, statsClient } from './support/redis-repoll';
 import { type RedisServer, startRedis } from './support/redis-server';
 import { eventually, waitFor } from './support/wait';
 
@@ -353,22 +351,8 @@ describe('two holdpush servers on one Redis', { timeout: 30000 }, () => {
     return ((await request(`${server.url}/stats`)).json() as { process: { held: { total: number } } }).process.held.total;
   }
 
-  async function startHoldpush(url: string, prefix: string, overrides: Partial<RedisStoreOptions> = {}): Promise<Server> {
-    const { server, holdpush } = createHoldpushServer({
-      log: 'off',
-      holdTimeout: 5,
-      store: (context) => createRedisStore({ url, keyPrefix: prefix, commandTimeout: 1000, ...context, ...overrides }),
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    return {
-      url: `http://127.0.0.1:${port}`,
-      async close() {
-        await holdpush.close();
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      },
-    };
+  function startHoldpush(url: string, prefix: string, overrides: Partial<RedisStoreOptions> = {}): Promise<Server> {
+    return startRedisHoldpush(url, prefix, { commandTimeout: 1000, ...overrides }, 5);
   }
 
   test('publish on A: long-poll, EventSource and batch subscribers on B receive; positions from A work on B', async () => {

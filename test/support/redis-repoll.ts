@@ -17,10 +17,10 @@ export interface RepollServer {
 }
 
 /** A holdpush server on `redisUrl` (in this process), its store on `prefix`. */
-export async function startRedisHoldpush(redisUrl: string, prefix: string, overrides: Partial<RedisStoreOptions> = {}): Promise<RepollServer> {
+export async function startRedisHoldpush(redisUrl: string, prefix: string, overrides: Partial<RedisStoreOptions> = {}, holdTimeout = 30): Promise<RepollServer> {
   const { server, holdpush } = createHoldpushServer({
     log: 'off',
-    holdTimeout: 30,
+    holdTimeout,
     store: (context) => createRedisStore({ url: redisUrl, keyPrefix: prefix, commandTimeout: 2000, ...context, ...overrides }),
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
