@@ -137,7 +137,10 @@ export async function repoll(servers: readonly RepollServer[], stats: RedisClien
     failed.catch(() => undefined);
     const serverOf = (n: number) => (servers[n % servers.length] as RepollServer).url;
     await waitFor(allHeld, 10000, 'every subscriber held at the head');
-    assert.equal(await post(`${serverOf(0)}/pub/${channel}`, 'm0'), 201);
+    // Published (201, or 202): a subscriber still confirming its hold (its second read, lib/hold.ts)
+    // when the message comes is answered by that read, not by the fan-out, and is not counted
+    // among those the message was written to; it gets the message all the same (checked below).
+    assert.ok([201, 202].includes(await post(`${serverOf(0)}/pub/${channel}`, 'm0')), 'message 0 published');
     await waitFor(() => received.every((n) => n === 1), 10000, 'message 0 to every subscriber');
     await waitFor(allHeld, 10000, 'every subscriber held again, with a position');
     before = await commandCalls(stats);
