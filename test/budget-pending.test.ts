@@ -109,12 +109,8 @@ test('close() ends a replay that waits for a reader that stopped reading', async
     // The kernel is full and the rest of the replay waits: the connection has bytes unsent.
     await until(() => holdpush.stats().pendingBytes > 0, 10_000, 'the replay to wait for its reader');
     await holdpush.close();
-    let open = await connections();
-    for (let i = 0; i < 100 && open > 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      open = await connections();
-    }
-    assert.equal(open, 0, 'the waiting replay was not ended');
+    await until(async () => (await connections()) === 0, 2000, 'the waiting replay to be ended');
+    assert.equal(await connections(), 0, 'the waiting replay was not ended');
   } finally {
     reader.close();
     server.closeAllConnections();
