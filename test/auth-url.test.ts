@@ -8,7 +8,8 @@ import { Agent, createServer } from 'node:http';
 import { type AddressInfo, type Socket, connect, createServer as createNetServer } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { createHoldpush, createHoldpushServer, signJwt } from '../lib/index';
-import { type AuthApp, CHALLENGE, byCookie, eventStream, getWith, startAuthApp } from './support/auth-app';
+import { type AuthApp, CHALLENGE, byCookie, eventStream, startAuthApp } from './support/auth-app';
+import { send } from './support/cluster-run';
 import { errorOf } from './support/http';
 import { serve } from './support/servers';
 import { type Reply, type Running, freePort, held, multipart, request, until } from './support/http';
@@ -274,7 +275,7 @@ describe('--auth-url: the cache', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     await holdpush.publish('news', 'm');
 
-    const replies = Array.from({ length: 1000 }, () => getWith(agent, `${url}/sub/news`, ALICE));
+    const replies = Array.from({ length: 1000 }, () => send(`${url}/sub/news`, { agent, headers: ALICE, timeout: 60_000 }));
     await until(() => arrived === 1000, 20_000, '1000 requests at holdpush');
     assert.equal(app.questions.length, 1);
     release();

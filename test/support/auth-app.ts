@@ -4,7 +4,7 @@
  * anyone else `401` with a `WWW-Authenticate`); a test swaps `answer` to make it slow,
  * broken or hold its answers.
  */
-import { type Agent, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, createServer, request as httpRequest } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { until } from './http';
 
@@ -97,27 +97,4 @@ export function eventStream(url: string, headers: Record<string, string>): Event
     },
     close: () => req.destroy(),
   };
-}
-
-export interface Got {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly text: string;
-}
-
-/** One GET on `agent` (a keep-alive agent lets a test open many connections at once). */
-export function getWith(agent: Agent, url: string, headers: Record<string, string>): Promise<Got> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
