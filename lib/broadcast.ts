@@ -72,7 +72,8 @@ export function createBroadcast(options: BroadcastOptions): Broadcast {
     const encoding = encoded(message);
     for (const hold of holds) {
       writeMessage(hold.res, encoding, hold.mode, hold.gap, fastWire);
-      registry.advance(hold, message.token);
+      // A long-poll was let go by take(): only a stream, still held, moves on to this message.
+      if (hold.mode === 'stream') registry.advance(hold, message.token);
       pending.wrote(hold.res, hold.mode === 'stream');
     }
     pending.settle();
