@@ -83,10 +83,6 @@ export interface Registry {
   drain(): Hold[];
 }
 
-function isLongPoll(hold: Hold): boolean {
-  return hold.mode !== 'stream';
-}
-
 /**
  * The only owner of held responses. Its indexes (channel -> holds, connection -> holds, and
  * the deadline wheel) are kept in step, emptied sets deleted at once, so `size` is always the
@@ -172,17 +168,6 @@ export function createRegistry(options: RegistryOptions): Registry {
     return true;
   }
 
-  /**
-   * Releases `holds`, every hold of `channel` and all long-polls (a fan-out's usual case): the
-   * channel's index goes at once, and its watchers hear of it once, not once per hold.
-   */
-  function releaseChannel(channel: string, holds: readonly Hold[]): void {
-    byChannel.delete(channel);
-    for (const hold of holds) release(hold);
-    onChannelChange?.(channel);
-    onChannelEmpty(channel);
-  }
-
   /** Whether a connection's entry holds `hold`. */
   function contains(entry: Hold | Hold[] | null | undefined, hold: Hold): boolean {
     return entry === hold || (Array.isArray(entry) && entry.includes(hold));
@@ -222,8 +207,7 @@ export function createRegistry(options: RegistryOptions): Registry {
       const set = byChannel.get(channel);
       if (set === undefined) return [];
       const holds = follows === undefined ? [...set] : [...set].filter((hold) => wakes(hold, follows));
-      if (holds.length === set.size && holds.every(isLongPoll)) releaseChannel(channel, holds);
-      else for (const hold of holds) if (hold.mode !== 'stream') release(hold);
+      for (const hold of holds) if (hold.mode !== 'stream') release(hold);
       return holds;
     },
     advance(hold, position) {
