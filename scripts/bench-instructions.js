@@ -188,7 +188,7 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdpush-instructions-'));
   const counts = Object.fromEntries(o.servers.map((s) => [s.name, { startUp: 0, runs: [] }]));
   try {
-    for (const s of o.servers) counts[s.name].startUp = await countRun(s, START_UP, dir);
+    for (const s of o.servers) counts[s.name].startUp = await countRun(s, START_UP, dir, o.phase);
     for (let r = 0; r < o.repeat; r++) {
       for (const s of o.servers) {
         const total = await countRun(s, size, dir, o.phase);
