@@ -30,6 +30,28 @@ export function keepAliveHead(status: number, headers: readonly string[], date: 
   return `${head}\r\n`;
 }
 
+/** Header names and values (short ones) that passed node's checks, up to a bound: most answers repeat the same few. */
+const CHECKED_LIMIT = 1024;
+const CHECKED_LENGTH = 128;
+const checkedNames = new Set<string>();
+const checkedValues = new Set<string>();
+
+/**
+ * node:http's own checks of a header (a value's validity does not depend on its name), each
+ * name and value checked once while the sets have room: every answer's header pairs are
+ * otherwise the same constants checked again per response.
+ */
+function checkHeader(name: string, value: string): void {
+  if (!checkedNames.has(name)) {
+    validateHeaderName(name);
+    if (checkedNames.size < CHECKED_LIMIT && name.length <= CHECKED_LENGTH) checkedNames.add(name);
+  }
+  if (!checkedValues.has(value)) {
+    validateHeaderValue(name, value);
+    if (checkedValues.size < CHECKED_LIMIT && value.length <= CHECKED_LENGTH) checkedValues.add(value);
+  }
+}
+
 let checked = false;
 let misfit: string | undefined;
 
@@ -78,10 +100,7 @@ export class Prebuilt {
     private readonly bytes = false,
   ) {
     // What writeHead would refuse (a CR or LF in a publisher's content type) must not reach the wire.
-    for (let i = 0; i + 1 < headers.length; i += 2) {
-      validateHeaderName(headers[i] as string);
-      validateHeaderValue(headers[i] as string, headers[i + 1] as string);
-    }
+    for (let i = 0; i + 1 < headers.length; i += 2) checkHeader(headers[i] as string, headers[i + 1] as string);
     this.inline = (typeof body !== 'string' || bytes ? body.length : Buffer.byteLength(body)) <= INLINE_BODY_LIMIT;
   }
 
