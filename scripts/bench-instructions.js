@@ -17,6 +17,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
+const { PHASES } = require('./bench-instructions-phases');
 
 const HOST = '127.0.0.1';
 const SIZES = {
@@ -31,13 +32,14 @@ function usage(code) {
   --server NAME=PATH  a holdpush server script (default now=dist/server.js); the first is the base
   --repeat N          runs of the workload per server, taking turns (default 3)
   --smoke             a tiny workload: the tool works (the test suite runs it)
+  --workload NAME     pub (one-message publishes) or batch (W3's batch subscribers) instead of the default
   --json FILE         also write every count there
 `);
   process.exit(code);
 }
 
 function parseArgs(argv) {
-  const o = { servers: [], repeat: 3, size: 'default', json: null };
+  const o = { servers: [], repeat: 3, size: 'default', json: null, phase: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => (i + 1 < argv.length ? argv[++i] : usage(2));
@@ -47,6 +49,7 @@ function parseArgs(argv) {
       o.servers.push({ name, file: path.resolve(file) });
     } else if (a === '--repeat') o.repeat = Math.max(1, Math.min(20, Math.floor(Number(val())) || 1));
     else if (a === '--smoke') o.size = 'smoke';
+    else if (a === '--workload') o.phase = PHASES[val()] ?? usage(2);
     else if (a === '--json') o.json = val();
     else if (a === '--help') usage(0);
     else usage(2);
@@ -133,7 +136,7 @@ async function workload(request, size) {
 }
 
 /** Runs `server` under callgrind through the workload of `size`; resolves its instruction count. */
-function countRun(server, size, dir) {
+function countRun(server, size, dir, phase) {
   const out = path.join(dir, `callgrind.${server.name}.${process.hrtime.bigint()}`);
   const args = ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, process.execPath, server.file, '--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
   return new Promise((resolve, reject) => {
@@ -149,7 +152,7 @@ function countRun(server, size, dir) {
       const m = /listening on http:\/\/[^\s]*:(\d+)/.exec(text);
       if (!m) return;
       text = null;
-      workload(client(Number(m[1])), size).then(
+      (phase ? phase.run : workload)(client(Number(m[1])), size).then(
         () => child.kill('SIGTERM'),
         (e) => {
           failure = e;
@@ -185,10 +188,10 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdpush-instructions-'));
   const counts = Object.fromEntries(o.servers.map((s) => [s.name, { startUp: 0, runs: [] }]));
   try {
-    for (const s of o.servers) counts[s.name].startUp = await countRun(s, START_UP, dir);
+    for (const s of o.servers) counts[s.name].startUp = await countRun(s, START_UP, dir, o.phase);
     for (let r = 0; r < o.repeat; r++) {
       for (const s of o.servers) {
-        const total = await countRun(s, size, dir);
+        const total = await countRun(s, size, dir, o.phase);
         counts[s.name].runs.push(total - counts[s.name].startUp);
         process.stderr.write(`  run ${r + 1} ${s.name}: ${fmtM(total)} instructions, workload ${fmtM(total - counts[s.name].startUp)}\n`);
       }
@@ -196,16 +199,18 @@ async function main() {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const deliveries = size.n * (size.m + 1) + size.s * (size.p + 1);
+  const deliveries = o.phase ? o.phase.units(size) : size.n * (size.m + 1) + size.s * (size.p + 1);
+  const unit = o.phase ? o.phase.unit : 'delivery';
   const base = o.servers[0].name;
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const lines = [`instructions of one workload (${size.n} held x ${size.m} messages, then ${size.s} subscribers x ${size.p} messages: ${deliveries} deliveries), start-up taken off; ${o.repeat} run(s) each`];
+  const what = o.phase ? `${o.phase === PHASES.pub ? '' : `${size.s} batch subscribers x `}${o.phase.units(size) / (o.phase === PHASES.pub ? 1 : size.s)} messages` : `${size.n} held x ${size.m} messages, then ${size.s} subscribers x ${size.p} messages`;
+  const lines = [`instructions of one workload (${what}: ${deliveries} ${unit === 'publish' ? 'publishes' : 'deliveries'}), start-up taken off; ${o.repeat} run(s) each`];
   for (const s of o.servers) {
     const c = counts[s.name];
     const m = mean(c.runs);
     const spread = ((Math.max(...c.runs) - Math.min(...c.runs)) / m) * 100;
     const q = m / mean(counts[base].runs);
-    lines.push(`  ${s.name.padEnd(12)} ${fmtM(m).padStart(10)} (spread ${spread.toFixed(1)}%), ${Math.round(m / deliveries).toLocaleString('en-US')} per delivery${s.name === base ? '' : `, ${q.toFixed(3)}x ${base}`}`);
+    lines.push(`  ${s.name.padEnd(12)} ${fmtM(m).padStart(10)} (spread ${spread.toFixed(1)}%), ${Math.round(m / deliveries).toLocaleString('en-US')} per ${unit}${s.name === base ? '' : `, ${q.toFixed(3)}x ${base}`}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   if (o.json) fs.writeFileSync(o.json, JSON.stringify({ size, deliveries, servers: o.servers, counts }, null, 2) + '\n');

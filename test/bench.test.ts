@@ -226,3 +226,24 @@ test('node scripts/bench-instructions.js --smoke counts the instructions of a wo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The --workload phases of bench-instructions.js, without callgrind: they run against a real
+// server, lose nothing (each subscriber reads every message) and do the publishes they count.
+test('bench-instructions --workload pub and batch: the publishes they count, every message read', { timeout: 30_000 }, async (t) => {
+  const { serve } = await import('./support/servers');
+  const { request } = await import('./support/http');
+  type Answer = { status: number; headers: Record<string, unknown>; body: string };
+  type Phase = { unit: string; units(size: object): number; run(request: (method: string, path: string, headers: object, body?: string) => Promise<Answer>, size: object): Promise<void> };
+  const { PHASES } = require('../scripts/bench-instructions-phases.js') as { PHASES: Record<'pub' | 'batch', Phase> };
+  const s = await serve(t);
+  const send = async (method: string, path: string, headers: object, body?: string): Promise<Answer> => {
+    const reply = await request(`${s.url}${path}`, { method, headers: headers as Record<string, string>, body });
+    return { status: reply.status, headers: reply.headers, body: reply.text };
+  };
+  const size = { n: 4, m: 3, s: 3, p: 20 };
+  await PHASES.pub.run(send, size);
+  assert.equal(s.holdpush.stats().messages.published, PHASES.pub.units(size));
+  await PHASES.batch.run(send, size);
+  assert.equal(s.holdpush.stats().messages.published, PHASES.pub.units(size) + size.p + 1);
+  assert.equal(PHASES.batch.units(size), size.s * size.p);
+});
