@@ -851,6 +851,7 @@ const METRICS = {
   ],
   W2: [
     ['bytes per held long-poll', (r) => r.bytesPerHeld, 'low'],
+    ['of which malloc (brk heap)', (r) => r.brkBytesPerHeld, 'low'],
     ['RSS before (MB)', (r) => (r.rssBefore == null ? null : r.rssBefore / MB), 'low'],
     ['RSS with all held (MB)', (r) => (r.rssAfter == null ? null : r.rssAfter / MB), 'low'],
   ],

@@ -15,6 +15,7 @@ interface Figures {
   deliveriesPerSec?: number;
   totalDeliveriesPerSec?: number;
   bytesPerHeld?: number;
+  brkBytesPerHeld?: number | null;
   loadProcesses?: number;
   timedPublishes?: number;
   toLastP99Ms?: number;
@@ -65,6 +66,8 @@ test('npm run bench -- --smoke runs W1-W6, WT and WC against holdpush and the ba
       assert.ok((figures(row, 'baseline').deliveriesPerSec ?? 0) > 0, row.label);
     }
     assert.ok((figures((results.workloads.W2 as Row[])[0] as Row, 'holdpush').bytesPerHeld ?? 0) > 0);
+    // The malloc share is read from /proc/<pid>/smaps: a number for each node server (null if unread).
+    for (const target of ['holdpush', 'baseline']) assert.equal(typeof figures((results.workloads.W2 as Row[])[0] as Row, target).brkBytesPerHeld, 'number', target);
     for (const row of results.workloads.W3 as Row[]) assert.ok((figures(row, 'holdpush').totalDeliveriesPerSec ?? 0) > 0, row.label);
     // Socket.IO runs W1 and W3 only, and in W3 only the batch rows (it has no other mode).
     for (const [workload, rows] of Object.entries(results.workloads)) {
