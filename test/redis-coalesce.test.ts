@@ -147,6 +147,11 @@ describe('redis store: concurrent publishes of a channel', { timeout: 20000 }, (
       assert.equal(new Set(heard.slice(1).map((h) => h.turn)).size, 1, 'b heard the group in one turn');
       const read = await b.read(['news'], results[19]?.message.token ?? null, 100);
       assert.deepEqual(read.messages.map((m) => m.data.toString()), results.slice(20).map((r) => r.message.data.toString()));
+      assert.equal(read.gap, false);
+      // The group's trim to the buffer reached the other server with the group: behind it is a gap.
+      const behind = await b.read(['news'], results[5]?.message.token ?? null, 100);
+      assert.equal(behind.gap, true, 'what the trim took is a gap');
+      assert.deepEqual(behind.messages.map((m) => m.data.toString()), results.slice(20).map((r) => r.message.data.toString()));
     } finally {
       clearInterval(tick);
       await (stats as { close?(): Promise<unknown> }).close?.();

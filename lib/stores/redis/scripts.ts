@@ -98,7 +98,10 @@ for i = 0, n - 1 do
 end
 if fresh > 0 and redis.call('ZCOUNT', ZK, '(' .. fmt(now), '+inf') + fresh > tonumber(ARGV[5]) then return {0} end
 if now > ms then ms = now end
-local ids, lens, reqs, head, bodies, swept, bytes = {}, {}, {}, {}, {}, {}, 0
+local ids, lens, reqs, head, bodies, bytes = {}, {}, {}, {}, {}, 0
+-- Per channel, in the order first met: its length (XLEN once, after its expiry), the body bytes
+-- added, and where its last message is in head.
+local channels, len, added, last = {}, {}, {}, {}
 for i = 0, n - 1 do
   local at = 6 + 4 * i
   local ch, ct, ev, d = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
@@ -107,9 +110,11 @@ for i = 0, n - 1 do
     redis.call('HSET', mk, 'created', seq, 'gone', 0, 'bytes', 0)
     exists[ch] = true
   end
-  if not swept[ch] then
-    swept[ch] = true
+  if len[ch] == nil then
     expire(ch, now, ttl)
+    channels[#channels + 1] = ch
+    len[ch] = redis.call('XLEN', sk)
+    added[ch] = 0
   end
   seq = seq + 1
   local id = fmt(ms) .. '-' .. fmt(seq)
@@ -119,18 +124,25 @@ for i = 0, n - 1 do
     redis.call('XADD', sk, id, 'd', d, 'c', ct)
   end
   bytes = bytes + #d
-  redis.call('HINCRBY', mk, 'bytes', #d)
-  local len = redis.call('XLEN', sk)
-  if len > buffer then
-    drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len - buffer), 'evicted')
-    len = buffer
-  end
-  redis.call('ZADD', ZK, 'GT', ms + ttl, ch)
+  added[ch] = added[ch] + #d
+  len[ch] = len[ch] + 1
   ids[#ids + 1] = id
-  lens[#lens + 1] = len
+  lens[#lens + 1] = math.min(len[ch], buffer)
   reqs[#reqs + 1] = req[ch]
   head[#head + 1] = {ch, id, ct, ev, #d, DROPPED[ch] or 0}
+  last[ch] = #head
   bodies[#bodies + 1] = d
+end
+-- Once per channel, not per message: its bytes, its lifetime, and its trim to the buffer, told
+-- with its last message (a server drops what the trim took before it caches that message).
+for _, ch in ipairs(channels) do
+  local sk = P .. 's:' .. ch
+  redis.call('HINCRBY', P .. 'm:' .. ch, 'bytes', added[ch])
+  if len[ch] > buffer then
+    drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len[ch] - buffer), 'evicted')
+    head[last[ch]][6] = DROPPED[ch]
+  end
+  redis.call('ZADD', ZK, 'GT', ms + ttl, ch)
 end
 redis.call('HSET', SK, 'seq', seq, 'ms', ms)
 redis.call('HINCRBY', SK, 'bytes', bytes)
