@@ -1,6 +1,6 @@
 /** The Redis store's batches: LUA_APPEND_MANY's arguments and reply, and the one event a batch makes. */
-import type { BatchInput, StoredMessage } from '../store';
-import { list, makeMessage, num, seqOfId, splitEvent, text } from './codec';
+import type { BatchInput, ChannelInfo, StoredMessage } from '../store';
+import { idOf, list, makeMessage, num, seqOfId, splitEvent, text } from './codec';
 
 /** LUA_APPEND_MANY's arguments after the prefix. */
 export function appendManyArgs(epochCandidate: string, buffer: number, ttlMs: number, maxChannels: number, inputs: readonly BatchInput[]): (string | Buffer)[] {
@@ -9,11 +9,22 @@ export function appendManyArgs(epochCandidate: string, buffer: number, ttlMs: nu
   return args;
 }
 
-/** LUA_APPEND_MANY's reply: `[1, epoch, [id, ...]]`, or `[0]` when the channel limit refused the batch. */
-export function decodeAppendMany(reply: unknown): { epoch: string; ids: string[] } | null {
+/**
+ * LUA_APPEND_MANY's reply: `[1, epoch, [id, ...], [length, ...], [request, ...]]`, or `[0]` when
+ * the channel limit refused the batch. `infos` are each message's channel just after it.
+ */
+export function decodeAppendMany(reply: unknown): { epoch: string; ids: string[]; infos: ChannelInfo[] } | null {
   const values = list(reply);
   if (num(values[0]) !== 1) return null;
-  return { epoch: text(values[1]), ids: list(values[2]).map(text) };
+  const epoch = text(values[1]);
+  const ids = list(values[2]).map(text);
+  const lengths = list(values[3]);
+  const requests = list(values[4]);
+  const infos = ids.map((id, i): ChannelInfo => {
+    const requested = text(requests[i]);
+    return { messages: num(lengths[i]), lastMessageId: idOf(epoch, id), requested: requested === '' ? undefined : Number(requested) };
+  });
+  return { epoch, ids, infos };
 }
 
 /** A batch's messages as the event stream tells them: each with its sequence number. */

@@ -95,21 +95,8 @@ export function decodeHead(reply: unknown): { epoch: string; seq: number; token:
   return { epoch, seq: seqOfId(id), token: `${epoch}-${id}` };
 }
 
-/**
- * LUA_APPEND's reply: `[1, epoch, id, messages held, last request or '']` (the channel's info
- * after the append), or `[0]` when the channel limit refused a new channel.
- */
-export function decodeAppend(reply: unknown): { epoch: string; id: string; info: ChannelInfo } | null {
-  const values = list(reply);
-  if (num(values[0]) !== 1) return null;
-  const epoch = text(values[1]);
-  const id = text(values[2]);
-  const requested = text(values[4]);
-  return { epoch, id, info: { messages: num(values[3]), lastMessageId: idOf(epoch, id), requested: requested === '' ? undefined : Number(requested) } };
-}
-
 /** The message id of stream ID `<ms>-<seq>` in an epoch. */
-function idOf(epoch: string, streamId: string): string {
+export function idOf(epoch: string, streamId: string): string {
   return messageId(Number(streamId.slice(0, streamId.indexOf('-'))), `${epoch}-${streamId}`);
 }
 

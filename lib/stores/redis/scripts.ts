@@ -69,63 +69,27 @@ end
 `;
 
 /**
- * ARGV: prefix, epoch candidate, channel, buffer, ttl ms, max channels, type, event, data.
- * Answers with the channel's info after the append too (what LUA_INFO would), so a publish is
- * one script: `{1, epoch, id, messages held, last request or ''}`. Each key is read once, and the
- * channels' scores only when the channel is new (about a dozen commands per publish).
- */
-const LUA_APPEND = `${LUA_COMMON}
-local now = now_ms()
-local epoch, seq, ms = state(ARGV[2])
-local ch = ARGV[3]
-local buffer, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-local sk, mk = P .. 's:' .. ch, P .. 'm:' .. ch
-local m = redis.call('HMGET', mk, 'created', 'req')
-if not m[1] then
-  local score = redis.call('ZSCORE', ZK, ch)
-  if (not score or tonumber(score) <= now) and redis.call('ZCOUNT', ZK, '(' .. fmt(now), '+inf') >= tonumber(ARGV[6]) then return {0} end
-  redis.call('HSET', mk, 'created', seq, 'gone', 0, 'bytes', 0)
-end
-expire(ch, now, ttl)
-seq = seq + 1
-if now > ms then ms = now end
-local id = fmt(ms) .. '-' .. fmt(seq)
-if ARGV[8] ~= '' then
-  redis.call('XADD', sk, id, 'd', ARGV[9], 'c', ARGV[7], 'e', ARGV[8])
-else
-  redis.call('XADD', sk, id, 'd', ARGV[9], 'c', ARGV[7])
-end
-redis.call('HSET', SK, 'seq', seq, 'ms', ms)
-redis.call('HINCRBY', SK, 'bytes', #ARGV[9])
-redis.call('HINCRBY', mk, 'bytes', #ARGV[9])
-local len = redis.call('XLEN', sk)
-if len > buffer then
-  drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len - buffer), 'evicted')
-  len = buffer
-end
-redis.call('ZADD', ZK, 'GT', ms + ttl, ch)
-redis.call('PUBLISH', P .. 'events', cjson.encode({t = 'm', c = ch, i = id, e = epoch, ct = ARGV[7], ev = ARGV[8], g = DROPPED[ch]}) .. '\\n' .. ARGV[9])
-return {1, epoch, id, len, m[2] or ''}
-`;
-
-/**
  * ARGV: prefix, epoch candidate, buffer, ttl ms, max channels, then per message: channel, type,
  * event, data. All or nothing: the channels it would create are counted first. One event for
  * the batch: a JSON header listing each message's channel, id, type, event, length and the
  * newest sequence number its channel dropped (0 for none), a newline, then the bodies one after
- * another.
+ * another. Answers `{1, epoch, ids, lengths, requests}`: per message its id, its channel's
+ * length just after it and its channel's last subscriber request ('' for none), what a
+ * publisher is told (coalesce.ts sends one-message publishes here too).
  */
 const LUA_APPEND_MANY = `${LUA_COMMON}
 local now = now_ms()
 local epoch, seq, ms = state(ARGV[2])
 local buffer, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local n = (#ARGV - 5) / 4
--- exists[ch]: whether the channel's hash is there (looked up once per channel, not per message).
-local exists, fresh = {}, 0
+-- exists[ch]: whether the channel's hash is there, req[ch] its last subscriber request (looked up once per channel, not per message).
+local exists, req, fresh = {}, {}, 0
 for i = 0, n - 1 do
   local ch = ARGV[6 + 4 * i]
   if exists[ch] == nil then
-    exists[ch] = redis.call('EXISTS', P .. 'm:' .. ch) == 1
+    local m = redis.call('HMGET', P .. 'm:' .. ch, 'created', 'req')
+    exists[ch] = m[1] ~= false
+    req[ch] = m[2] or ''
     if not exists[ch] then
       local score = redis.call('ZSCORE', ZK, ch)
       if not score or tonumber(score) <= now then fresh = fresh + 1 end
@@ -134,7 +98,10 @@ for i = 0, n - 1 do
 end
 if fresh > 0 and redis.call('ZCOUNT', ZK, '(' .. fmt(now), '+inf') + fresh > tonumber(ARGV[5]) then return {0} end
 if now > ms then ms = now end
-local ids, head, bodies, swept, bytes = {}, {}, {}, {}, 0
+local ids, lens, reqs, head, bodies, bytes = {}, {}, {}, {}, {}, 0
+-- Per channel, in the order first met: its length (XLEN once, after its expiry), the body bytes
+-- added, and where its last message is in head.
+local channels, len, added, last = {}, {}, {}, {}
 for i = 0, n - 1 do
   local at = 6 + 4 * i
   local ch, ct, ev, d = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
@@ -143,9 +110,11 @@ for i = 0, n - 1 do
     redis.call('HSET', mk, 'created', seq, 'gone', 0, 'bytes', 0)
     exists[ch] = true
   end
-  if not swept[ch] then
-    swept[ch] = true
+  if len[ch] == nil then
     expire(ch, now, ttl)
+    channels[#channels + 1] = ch
+    len[ch] = redis.call('XLEN', sk)
+    added[ch] = 0
   end
   seq = seq + 1
   local id = fmt(ms) .. '-' .. fmt(seq)
@@ -155,18 +124,30 @@ for i = 0, n - 1 do
     redis.call('XADD', sk, id, 'd', d, 'c', ct)
   end
   bytes = bytes + #d
-  redis.call('HINCRBY', mk, 'bytes', #d)
-  local len = redis.call('XLEN', sk)
-  if len > buffer then drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len - buffer), 'evicted') end
-  redis.call('ZADD', ZK, 'GT', ms + ttl, ch)
+  added[ch] = added[ch] + #d
+  len[ch] = len[ch] + 1
   ids[#ids + 1] = id
+  lens[#lens + 1] = math.min(len[ch], buffer)
+  reqs[#reqs + 1] = req[ch]
   head[#head + 1] = {ch, id, ct, ev, #d, DROPPED[ch] or 0}
+  last[ch] = #head
   bodies[#bodies + 1] = d
+end
+-- Once per channel, not per message: its bytes, its lifetime, and its trim to the buffer, told
+-- with its last message (a server drops what the trim took before it caches that message).
+for _, ch in ipairs(channels) do
+  local sk = P .. 's:' .. ch
+  redis.call('HINCRBY', P .. 'm:' .. ch, 'bytes', added[ch])
+  if len[ch] > buffer then
+    drop(ch, redis.call('XRANGE', sk, '-', '+', 'COUNT', len[ch] - buffer), 'evicted')
+    head[last[ch]][6] = DROPPED[ch]
+  end
+  redis.call('ZADD', ZK, 'GT', ms + ttl, ch)
 end
 redis.call('HSET', SK, 'seq', seq, 'ms', ms)
 redis.call('HINCRBY', SK, 'bytes', bytes)
 redis.call('PUBLISH', P .. 'events', cjson.encode({t = 'b', e = epoch, m = head}) .. '\\n' .. table.concat(bodies))
-return {1, epoch, ids}
+return {1, epoch, ids, lens, reqs}
 `;
 
 /** ARGV: prefix, key, fingerprint, ticket (the fingerprint and a nonce), lease ms. */
@@ -350,7 +331,6 @@ export function script(source: string): Script {
 }
 
 export const SCRIPTS = {
-  append: script(LUA_APPEND),
   appendMany: script(LUA_APPEND_MANY),
   claim: script(LUA_CLAIM),
   settle: script(LUA_SETTLE),

@@ -1,12 +1,13 @@
 /** The Redis store: every holdpush server on one Redis serves the same channels. */
 import { randomBytes } from 'node:crypto';
 import { RecentCache } from '../recent-cache';
-import { type AppendResult, type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, type StoredMessage, tooManyChannels, unavailable } from '../store';
+import { type AppendResult, type BatchInput, type ChannelInfo, type MessageInput, type MessageStore, type ReadResult, type StoreLimits, tooManyChannels, unavailable } from '../store';
 import { RecentTouches } from '../touches';
 import { Watchers } from '../watchers';
 import { appendManyArgs, decodeAppendMany, decodeBatchEvent } from './batch';
 import { type RedisClientLike, loadRedis } from './client';
-import { decodeAppend, decodeEvent, decodeHead, decodeInfo, decodeRead, follows, makeMessage, newEpochCandidate, num, parseToken, positionArgs, seqOfId } from './codec';
+import { createCoalescer } from './coalesce';
+import { decodeEvent, decodeHead, decodeInfo, decodeRead, follows, makeMessage, newEpochCandidate, num, parseToken, positionArgs, seqOfId } from './codec';
 import { RedisConnection } from './connection';
 import { RedisFullError } from './full';
 import { createRedisLedger } from './idempotency';
@@ -143,28 +144,25 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   })();
   started.catch(() => undefined);
 
-  /** One script: the append, and the channel's info after it (for the publisher's answer). */
-  async function appendWithInfo(channel: string, input: MessageInput): Promise<AppendResult> {
-    const args = [newEpochCandidate(), channel, String(buffer), String(ttlMs), String(maxChannels), input.contentType, input.event ?? '', input.data];
-    const appended = decodeAppend(await run(SCRIPTS.append, args));
-    if (appended === null) throw tooManyChannels(maxChannels);
-    const message = makeMessage(channel, appended.epoch, appended.id, input.contentType, input.event, input.data);
-    // Watchers may have heard it from the event stream first: hand back the object they saw.
-    return { message: await order.appended(appended.epoch, seqOfId(appended.id), message), info: appended.info };
-  }
-
-  async function appendMany(inputs: readonly BatchInput[]): Promise<StoredMessage[]> {
+  /** One script for a batch: every message with its channel's info after it (for the publishers' answers). */
+  async function appendBatch(inputs: readonly BatchInput[]): Promise<AppendResult[]> {
     const appended = decodeAppendMany(await run(SCRIPTS.appendMany, appendManyArgs(newEpochCandidate(), buffer, ttlMs, maxChannels, inputs)));
     if (appended === null) throw tooManyChannels(maxChannels);
-    const { epoch, ids } = appended;
+    const { epoch, ids, infos } = appended;
     if (ids.length !== inputs.length) throw new Error(`redis answered a batch of ${inputs.length} with ${ids.length} ids`);
     return Promise.all(
-      inputs.map((input, i) => {
+      inputs.map(async (input, i) => {
         const id = ids[i] as string;
-        return order.appended(epoch, seqOfId(id), makeMessage(input.channel, epoch, id, input.contentType, input.event, input.data));
+        // Watchers may have heard it from the event stream first: hand back the object they saw.
+        const message = await order.appended(epoch, seqOfId(id), makeMessage(input.channel, epoch, id, input.contentType, input.event, input.data));
+        return { message, info: infos[i] as ChannelInfo };
       }),
     );
   }
+
+  // One-message publishes of a channel that meet on their way to Redis go as one batch (coalesce.ts).
+  const coalescer = createCoalescer((channel, inputs) => appendBatch(inputs.map((input) => ({ ...input, channel }))));
+  const appendWithInfo = (channel: string, input: MessageInput): Promise<AppendResult> => coalescer.append(channel, input);
 
   async function info(channel: string): Promise<ChannelInfo | null> {
     return decodeInfo(await run(SCRIPTS.info, [newEpochCandidate(), String(ttlMs), channel]));
@@ -188,7 +186,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     kind: 'redis',
     append: async (channel, input) => (await appendWithInfo(channel, input)).message,
     appendWithInfo,
-    appendMany,
+    appendMany: async (inputs) => (await appendBatch(inputs)).map((appended) => appended.message),
     idempotency: createRedisLedger(run),
     read,
     head: async () => (await head()).token,
