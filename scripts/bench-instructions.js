@@ -9,6 +9,8 @@
 // The servers take turns, run after run. scripts/BENCH.md, "Instructions", says how to read it.
 //
 //   node scripts/bench-instructions.js --server now=dist/server.js --server before=../old/dist/server.js
+//   node scripts/bench-instructions.js --feature-costs      # issue 19's features against plain holdpush
+//   node scripts/bench-instructions.js --node 26 --variant on= --variant 'off=args=--fast-wire false'
 //
 // Traffic goes to 127.0.0.1 only; every wait has a deadline and every server is killed on the way out.
 
@@ -17,6 +19,8 @@ const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
+const IV = require('./bench-instructions-variants.js');
+const { fetchNode } = require('./bench-variants.js');
 
 const HOST = '127.0.0.1';
 const SIZES = {
@@ -29,6 +33,13 @@ const WAIT_MS = 600_000; // a server under callgrind runs some 50 times slower
 function usage(code) {
   process.stderr.write(`usage: node scripts/bench-instructions.js [--server NAME=PATH]... [--repeat N] [--smoke] [--json FILE]
   --server NAME=PATH  a holdpush server script (default now=dist/server.js); the first is the base
+  --variant NAME=SPEC holdpush run another way, SPEC as npm run bench's --variant takes it
+                      (server=, node=, args=, subscribe-secret=, publish-token=, log=,
+                      webhook-url=app, auth-url=app: scripts/BENCH.md, "Variants")
+  --feature-costs     base (plain holdpush) and issue 19's features: jwt, pubtoken, logtext,
+                      logjson, presence, auth10, auth0; judged by their issues' bounds
+  --node M|PATH       the node every server runs on unless its spec names one (a major such as
+                      26 is fetched by scripts/node-fetch.sh; default: this node)
   --repeat N          runs of the workload per server, taking turns (default 3)
   --smoke             a tiny workload: the tool works (the test suite runs it)
   --json FILE         also write every count there
@@ -37,22 +48,40 @@ function usage(code) {
 }
 
 function parseArgs(argv) {
-  const o = { servers: [], repeat: 3, size: 'default', json: null };
+  const o = { servers: [], repeat: 3, size: 'default', json: null, featureCosts: false, node: process.execPath };
+  const add = (spec) => {
+    try {
+      o.servers.push(IV.parse(spec));
+    } catch (e) {
+      die(e.message);
+    }
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => (i + 1 < argv.length ? argv[++i] : usage(2));
     if (a === '--server') {
       const [name, file] = val().split(/=(.*)/s);
       if (!name || !file) usage(2);
-      o.servers.push({ name, file: path.resolve(file) });
+      add(`${name}=server=${file}`);
+    } else if (a === '--variant') add(val());
+    else if (a === '--feature-costs') o.featureCosts = true;
+    else if (a === '--node') {
+      const v = val();
+      try {
+        o.node = /^\d+(\.\d+\.\d+)?$/.test(v) ? fetchNode(v, process.cwd()) : path.resolve(v);
+      } catch (e) {
+        die(e.message);
+      }
     } else if (a === '--repeat') o.repeat = Math.max(1, Math.min(20, Math.floor(Number(val())) || 1));
     else if (a === '--smoke') o.size = 'smoke';
     else if (a === '--json') o.json = val();
     else if (a === '--help') usage(0);
     else usage(2);
   }
-  if (!o.servers.length) o.servers.push({ name: 'now', file: path.resolve(__dirname, '..', 'dist', 'server.js') });
-  for (const s of o.servers) if (!fs.existsSync(s.file)) die(`${s.name}: ${s.file} not found (npm run build)`);
+  if (o.featureCosts) o.servers.push(...IV.featureCosts());
+  if (!o.servers.length) add('now=');
+  o.file = path.resolve(__dirname, '..', 'dist', 'server.js');
+  if (o.servers.some((s) => !s.server) && !fs.existsSync(o.file)) die(`${o.file} not found (npm run build)`);
   return o;
 }
 
@@ -67,11 +96,11 @@ process.on('exit', () => {
 });
 
 /** One HTTP client whose requests all time out: a server that stops answering ends the run. */
-function client(port) {
+function client(port, auth) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   return (method, urlPath, headers, body) =>
     new Promise((resolve, reject) => {
-      const req = http.request({ host: HOST, port, method, path: urlPath, headers, agent }, (res) => {
+      const req = http.request({ host: HOST, port, method, path: urlPath, headers: { ...headers, ...auth(method, urlPath) }, agent }, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
@@ -132,47 +161,18 @@ async function workload(request, size) {
   await w3.done;
 }
 
-/** Runs `server` under callgrind through the workload of `size`; resolves its instruction count. */
-function countRun(server, size, dir) {
-  const out = path.join(dir, `callgrind.${server.name}.${process.hrtime.bigint()}`);
-  const args = ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, process.execPath, server.file, '--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
-  return new Promise((resolve, reject) => {
-    const child = cp.spawn('valgrind', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
-    let text = '';
-    let err = '';
-    let failure = null;
-    child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
-    child.stdout.on('data', (d) => {
-      if (text === null) return;
-      text += d;
-      const m = /listening on http:\/\/[^\s]*:(\d+)/.exec(text);
-      if (!m) return;
-      text = null;
-      workload(client(Number(m[1])), size).then(
-        () => child.kill('SIGTERM'),
-        (e) => {
-          failure = e;
-          child.kill('SIGKILL');
-        }
-      );
-    });
-    child.on('error', (e) => reject(new Error(`valgrind: ${e.message} (apt-get install valgrind)`)));
-    child.on('exit', () => {
-      live.delete(child);
-      if (failure) return reject(failure);
-      let counts = '';
-      try {
-        counts = fs.readFileSync(out, 'utf8');
-        fs.rmSync(out);
-      } catch {
-        return reject(new Error(`${server.name}: no callgrind output; ${err.trim().split('\n').slice(-3).join(' | ')}`));
-      }
-      const total = /^(?:summary|totals): (\d+)/m.exec(counts);
-      if (!total) return reject(new Error(`${server.name}: no instruction total in the callgrind output`));
-      resolve(Number(total[1]));
-    });
+/** Runs `name` (one of `servers`) under callgrind through the workload of `size`; resolves its instruction count. */
+async function countRun(servers, name, size) {
+  const s = await servers.start(name);
+  let failure = null;
+  await workload(client(s.port, s.headers), size).catch((e) => {
+    failure = e;
+    s.kill();
   });
+  await s.stop();
+  if (failure) throw failure;
+  if (s.instructions === undefined) throw new Error(`${name}: ${s.failure}`);
+  return s.instructions;
 }
 
 function fmtM(n) {
@@ -184,22 +184,27 @@ async function main() {
   const size = SIZES[o.size];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdpush-instructions-'));
   const counts = Object.fromEntries(o.servers.map((s) => [s.name, { startUp: 0, runs: [] }]));
+  const flags = ['--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
+  const servers = IV.create(o.servers, { file: o.file, node: o.node, flags, dir, live, waitMs: WAIT_MS });
+  let appCounts = null;
   try {
-    for (const s of o.servers) counts[s.name].startUp = await countRun(s, START_UP, dir);
+    for (const s of o.servers) counts[s.name].startUp = await countRun(servers, s.name, START_UP);
     for (let r = 0; r < o.repeat; r++) {
       for (const s of o.servers) {
-        const total = await countRun(s, size, dir);
+        const total = await countRun(servers, s.name, size);
         counts[s.name].runs.push(total - counts[s.name].startUp);
         process.stderr.write(`  run ${r + 1} ${s.name}: ${fmtM(total)} instructions, workload ${fmtM(total - counts[s.name].startUp)}\n`);
       }
     }
+    appCounts = await servers.variants.appCounts();
   } finally {
+    await servers.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const deliveries = size.n * (size.m + 1) + size.s * (size.p + 1);
   const base = o.servers[0].name;
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const lines = [`instructions of one workload (${size.n} held x ${size.m} messages, then ${size.s} subscribers x ${size.p} messages: ${deliveries} deliveries), start-up taken off; ${o.repeat} run(s) each`];
+  const lines = [`instructions of one workload (${size.n} held x ${size.m} messages, then ${size.s} subscribers x ${size.p} messages: ${deliveries} deliveries), start-up taken off; ${o.repeat} run(s) each; node ${IV.version(o.node)}`];
   for (const s of o.servers) {
     const c = counts[s.name];
     const m = mean(c.runs);
@@ -207,8 +212,10 @@ async function main() {
     const q = m / mean(counts[base].runs);
     lines.push(`  ${s.name.padEnd(12)} ${fmtM(m).padStart(10)} (spread ${spread.toFixed(1)}%), ${Math.round(m / deliveries).toLocaleString('en-US')} per delivery${s.name === base ? '' : `, ${q.toFixed(3)}x ${base}`}`);
   }
+  const { judged, notes } = IV.report(o, counts, servers.variants.describe(), appCounts);
+  lines.push(...notes);
   process.stdout.write(lines.join('\n') + '\n');
-  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ size, deliveries, servers: o.servers, counts }, null, 2) + '\n');
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ size, deliveries, servers: servers.variants.describe(), counts, judged, appCounts }, null, 2) + '\n');
 }
 
 main().catch((e) => {

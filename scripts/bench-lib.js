@@ -599,6 +599,7 @@ module.exports = {
   openMany,
   waitSubscribers,
   setAuth,
+  signJwt,
   subRequest,
   pubRequest,
   infoRequest,
