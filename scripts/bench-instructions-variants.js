@@ -94,7 +94,6 @@ function readPort(child, stdoutFile, ms, what) {
  * The servers of one count: `list` (parsed variants), `o.file` (the default script), `o.node` (the
  * default node binary), `o.flags` (every server's own flags), `o.dir` (callgrind's output),
  * `o.live` (children to kill on the way out), `o.waitMs` (how long a start may take).
- * `start(name)` resolves `{ port, headers, stop }`; `stop()` resolves the instruction total.
  */
 function create(list, o) {
   let appChild = null;
@@ -107,7 +106,7 @@ function create(list, o) {
   }
 
   /** bench-variants' holdpush target, started under callgrind with a variant's overrides. */
-  async function startUnder(workers, run) {
+  async function startUnder(_workers, run) {
     const out = path.join(o.dir, `callgrind.${run.name}.${process.hrtime.bigint()}`);
     const node = run.node || o.node;
     const args = ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, node, run.server || o.file, ...o.flags, ...(run.args || [])];
@@ -125,6 +124,7 @@ function create(list, o) {
     } catch (e) {
       child.kill('SIGKILL');
       await exited;
+      if (run.stdoutFile) fs.rmSync(run.stdoutFile, { force: true });
       throw e;
     }
     const s = {

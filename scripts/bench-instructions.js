@@ -14,7 +14,6 @@
 //
 // Traffic goes to 127.0.0.1 only; every wait has a deadline and every server is killed on the way out.
 
-const cp = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
