@@ -274,3 +274,18 @@ test('bench-instructions --feature-costs: the features, and the issues\' bounds 
   ]);
   assert.deepEqual(notes, ['  met  presence instructions 1.040x base, issue 15\'s bound <= 1.05x', '  MISS auth10 instructions 1.060x base, issue 16\'s bound <= 1.05x']);
 });
+
+test('node scripts/bench-instructions.js --variant: a bad spec or the bare server is one line and exit status 2', { timeout: 20_000 }, async () => {
+  for (const [spec, message] of [
+    ['x=base=baseline', /^bench-instructions: --variant x: only holdpush runs here\n$/],
+    ['x=colour=red', /^bench-instructions: --variant x: unknown key "colour" \(one of base, server, node, /],
+  ] as const) {
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [join(root, 'scripts', 'bench-instructions.js'), '--variant', spec], { cwd: root }, (error, _out, err) => {
+        resolve({ code: error === null ? 0 : (child.exitCode ?? null), stderr: err });
+      });
+    });
+    assert.equal(code, 2, spec);
+    assert.match(stderr, message);
+  }
+});
