@@ -94,11 +94,17 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-/** One HTTP client whose requests all time out: a server that stops answering ends the run. */
-function client(port, auth) {
+/**
+ * One HTTP client whose requests all time out: a server that stops answering ends the run.
+ * `sent` counts its requests by method and first path segment: the channel-info polls (`GET pub`)
+ * follow the wall clock, so their number says how much of a count is waiting rather than work.
+ */
+function client(port, auth, sent) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   return (method, urlPath, headers, body) =>
     new Promise((resolve, reject) => {
+      const kind = `${method} ${urlPath.split('/')[1]}`;
+      sent[kind] = (sent[kind] || 0) + 1;
       const req = http.request({ host: HOST, port, method, path: urlPath, headers: { ...headers, ...auth(method, urlPath) }, agent }, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -161,10 +167,10 @@ async function workload(request, size) {
 }
 
 /** Runs `name` (one of `servers`) under callgrind through the workload of `size`; resolves its instruction count. */
-async function countRun(servers, name, size) {
+async function countRun(servers, name, size, sent = {}) {
   const s = await servers.start(name);
   let failure = null;
-  await workload(client(s.port, s.headers), size).catch((e) => {
+  await workload(client(s.port, s.headers, sent), size).catch((e) => {
     failure = e;
     s.kill();
   });
@@ -190,9 +196,12 @@ async function main() {
     for (const s of o.servers) counts[s.name].startUp = await countRun(servers, s.name, START_UP);
     for (let r = 0; r < o.repeat; r++) {
       for (const s of o.servers) {
-        const total = await countRun(servers, s.name, size);
+        const sent = {};
+        const total = await countRun(servers, s.name, size, sent);
         counts[s.name].runs.push(total - counts[s.name].startUp);
-        process.stderr.write(`  run ${r + 1} ${s.name}: ${fmtM(total)} instructions, workload ${fmtM(total - counts[s.name].startUp)}\n`);
+        (counts[s.name].sent ||= []).push(sent);
+        const requests = Object.entries(sent).map(([k, n]) => `${k} ${n}`).join(', ');
+        process.stderr.write(`  run ${r + 1} ${s.name}: ${fmtM(total)} instructions, workload ${fmtM(total - counts[s.name].startUp)} (requests: ${requests})\n`);
       }
     }
     appCounts = await servers.variants.appCounts();

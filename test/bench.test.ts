@@ -216,10 +216,14 @@ test('node scripts/bench-instructions.js --smoke counts the instructions of a wo
     });
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^ {2}now +[\d.]+M \(spread 0\.0%\), [\d,]+ per delivery$/m);
-    const results = JSON.parse(readFileSync(json, 'utf8')) as { deliveries: number; counts: Record<string, { startUp: number; runs: number[] }> };
+    const results = JSON.parse(readFileSync(json, 'utf8')) as { deliveries: number; counts: Record<string, { startUp: number; runs: number[]; sent: Record<string, number>[] }> };
     const now = results.counts.now;
     assert.ok(now !== undefined && now.startUp > 0, 'the start-up run was counted');
     assert.equal(now.runs.length, 1);
+    // One subscribe per delivery, one publish per message; the channel-info polls vary with time.
+    assert.equal(now.sent[0]?.['GET sub'], 4 * 4 + 2 * 11);
+    assert.equal(now.sent[0]?.['POST pub'], 4 + 11);
+    assert.match(stderr, /^ {2}run 1 now: [\d.]+M instructions, workload [\d.]+M \(requests: .*GET pub \d+/m);
     assert.ok((now.runs[0] ?? 0) > 0, 'the workload costs instructions beyond the start-up');
     assert.equal(results.deliveries, 4 * 4 + 2 * 11);
   } finally {
