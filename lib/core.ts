@@ -1,6 +1,7 @@
 // What every face is handed: the options, the store, the registry and the answers of one createHoldpush.
 import type { ServerResponse } from 'node:http';
 import type { Gate } from './auth/authorize';
+import type { BatchAnswerOf } from './batch-answers';
 import type { EncodedMessage } from './encoded-message';
 import type { ErrorCode } from './errors';
 import type { HeaderPairs } from './http/answer';
@@ -47,6 +48,8 @@ export interface Core {
   /** Where publishes with an `Idempotency-Key` are decided. */
   readonly idempotency: IdempotencyGate;
   encoded(message: StoredMessage): EncodedMessage;
+  /** A batch subscriber's answer of messages it read (lib/batch-answers.ts). */
+  readonly batchAnswer: BatchAnswerOf;
   /** Answers a handler's failure: 503 for an unavailable store, 500 (logged) otherwise. */
   fail(res: ServerResponse, error: unknown): void;
   /** A JSON error with the CORS headers (lib/http/answer.ts). */

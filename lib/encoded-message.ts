@@ -10,21 +10,27 @@ function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
 }
 
-/** A message in the JSON shape of batch answers. */
+/** A message in the JSON shape of batch answers, as its UTF-8 bytes in latin1 text (one character per byte). */
 function batchItem(message: StoredMessage): string {
+  let json: string;
   try {
-    return JSON.stringify({ id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: utf8.decode(message.data) });
+    json = JSON.stringify({ id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: utf8.decode(message.data) });
   } catch {
-    return JSON.stringify({ id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: message.data.toString('base64'), encoding: 'base64' });
+    json = JSON.stringify({ id: message.id, channel: message.channel, time: message.time, contentType: message.contentType, data: message.data.toString('base64'), encoding: 'base64' });
   }
+  return Buffer.byteLength(json) === json.length ? json : Buffer.from(json).toString('latin1');
 }
 
-/** A batch answer from its messages' encodings (each message's JSON is built once). */
+/**
+ * A batch answer from its messages' encodings. Each message's JSON is encoded to bytes once;
+ * an answer only joins them (ids and channel names are ASCII, so `last` is its own bytes), and
+ * its length is the text's: no answer re-encodes or re-measures what its messages carry.
+ */
 export function batchAnswer(shared: HeaderPairs, messages: readonly EncodedMessage[], last: string, gap: boolean): Prebuilt {
   let items = '';
   for (const encoded of messages) items += items === '' ? encoded.item : `,${encoded.item}`;
   const body = `{"messages":[${items}],"last":${JSON.stringify(last)},"gap":${gap}}`;
-  return new Prebuilt(200, answerHeaders(shared, JSON_TYPE, Buffer.byteLength(body), [], gap), body);
+  return new Prebuilt(200, answerHeaders(shared, JSON_TYPE, body.length, [], gap), body, true);
 }
 
 /** One EventSource event: `id`, optional `event`, a `data:` line per body line, blank line. */
@@ -91,7 +97,7 @@ export class EncodedMessage {
     return this.batchAnswer;
   }
 
-  /** The message as an item of a batch answer's `messages`. */
+  /** The message as an item of a batch answer's `messages`: its UTF-8 bytes, one character each. */
   get item(): string {
     this.json ??= batchItem(this.message);
     return this.json;

@@ -2,7 +2,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from './core';
 import { writeMessage } from './broadcast';
-import { batchAnswer } from './encoded-message';
 import { answerShutdown } from './endings';
 import { gone, startAnswer } from './http/answer';
 import type { Hold, HoldMode } from './registry';
@@ -39,7 +38,7 @@ function readLimit(mode: HoldMode): number {
 export function subscribeNow(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscription, reads: ImmediateReads): void {
   const after = sub.position ?? (sub.newest ? reads.head() : null);
   const result = reads.read(sub.channels, after, readLimit(sub.mode));
-  if (result.messages.length > 0) answerNow(core, res, sub.mode, result, result.gap);
+  if (result.messages.length > 0) answerNow(core, res, sub, result, result.gap);
   else hold(core, req, res, sub, after, result, false);
 }
 
@@ -54,7 +53,7 @@ export async function subscribe(core: Core, req: IncomingMessage, res: ServerRes
   let result = await store.read(sub.channels, after, limit);
   if (gone(res)) return;
   if (sub.mode !== 'stream' && result.messages.length > 0) {
-    answerNow(core, res, sub.mode, result, result.gap);
+    answerNow(core, res, sub, result, result.gap);
     return;
   }
   if (sub.mode === 'stream') {
@@ -118,7 +117,7 @@ async function confirm(core: Core, res: ServerResponse, sub: Subscription, held:
     if (!registry.has(held)) return;
     if (sub.mode !== 'stream' && again.messages.length > 0) {
       registry.release(held);
-      answerNow(core, res, sub.mode, again, held.gap || again.gap);
+      answerNow(core, res, sub, again, held.gap || again.gap);
       return;
     }
     for (const message of again.messages) res.write(core.encoded(message).sse.text);
@@ -148,12 +147,9 @@ function hold(core: Core, req: IncomingMessage, res: ServerResponse, sub: Subscr
   });
 }
 
-function answerNow(core: Core, res: ServerResponse, mode: HoldMode, result: ReadResult, gap: boolean): void {
-  if (mode !== 'batch') writeMessage(res, core.encoded(result.messages[0] as StoredMessage), mode, gap, core.options.fastWire);
-  else {
-    const last = result.messages[result.messages.length - 1] as StoredMessage;
-    batchAnswer(core.shared, result.messages.map(core.encoded), last.id, gap).writeTo(res, core.options.fastWire);
-  }
+function answerNow(core: Core, res: ServerResponse, sub: Subscription, result: ReadResult, gap: boolean): void {
+  if (sub.mode !== 'batch') writeMessage(res, core.encoded(result.messages[0] as StoredMessage), sub.mode, gap, core.options.fastWire);
+  else core.batchAnswer(sub.channels, result.messages, gap).writeTo(res, core.options.fastWire);
   core.pending.wrote(res, false);
   core.pending.settle();
 }

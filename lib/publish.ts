@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from './core';
 import { echo } from './errors';
-import { accepts } from './http/accept';
+import type { HeaderPairs } from './http/answer';
 import { type BodyResult, readBody } from './http/body';
 import { answerOnce, readIdempotencyKey, writeAnswer } from './idempotency/http';
 import type { IdempotentAnswer } from './idempotency/ledger';
@@ -34,17 +34,23 @@ function infoAnswer(req: IncomingMessage, status: number, info: ChannelInfo | nu
   const messages = info?.messages ?? 0;
   const requested = info?.requested === undefined ? -1 : Math.max(0, Math.floor((Date.now() - info.requested) / 1000));
   const last = info?.lastMessageId ?? '';
-  let type: string;
-  let body: string;
-  const json = accepts(req, 'application/json') ? 'application/json' : accepts(req, 'text/json') ? 'text/json' : undefined;
-  if (json !== undefined) {
-    type = `${json}; charset=utf-8`;
-    body = JSON.stringify({ messages, requested, subscribers, last_message_id: last });
-  } else {
-    type = 'text/plain; charset=utf-8';
-    body = `queued messages: ${messages}\r\nlast requested: ${requested} sec. ago\r\nactive subscribers: ${subscribers}\r\nlast message id: ${last}\r\n`;
-  }
-  return { status, headers: ['Content-Type', type], body };
+  const type = infoType(req.headers.accept);
+  const body =
+    type === PLAIN_TYPE
+      ? `queued messages: ${messages}\r\nlast requested: ${requested} sec. ago\r\nactive subscribers: ${subscribers}\r\nlast message id: ${last}\r\n`
+      : JSON.stringify({ messages, requested, subscribers, last_message_id: last });
+  return { status, headers: type, body };
+}
+
+const PLAIN_TYPE: HeaderPairs = ['Content-Type', 'text/plain; charset=utf-8'];
+const JSON_TYPES: HeaderPairs = ['Content-Type', 'application/json; charset=utf-8'];
+const TEXT_JSON_TYPES: HeaderPairs = ['Content-Type', 'text/json; charset=utf-8'];
+
+/** The info's layout by the request's `Accept` (lower-cased once: a publish answer is on the hot path). */
+function infoType(accept: string | undefined): HeaderPairs {
+  if (accept === undefined) return PLAIN_TYPE;
+  const lower = accept.toLowerCase();
+  return lower.includes('application/json') ? JSON_TYPES : lower.includes('text/json') ? TEXT_JSON_TYPES : PLAIN_TYPE;
 }
 
 /** `/pub/<channel>`: publish (POST, PUT), info (GET), delete (DELETE). */
@@ -53,7 +59,9 @@ export async function handlePub(core: Core, req: IncomingMessage, res: ServerRes
     core.error(res, 400, 'bad_channel', `not a channel name: ${echo(channel)} (1-128 of A-Z a-z 0-9 _ - . @ ~)`);
     return;
   }
-  const refusal = await core.gate.publish(req, channel, [channel]);
+  // Decided without a promise unless the app is asked: no turn of the event loop waited for then.
+  const verdict = core.gate.publish(req, channel, [channel]);
+  const refusal = verdict instanceof Promise ? await verdict : verdict;
   if (refusal !== null) {
     core.error(res, refusal.status, refusal.code, refusal.message, refusal.headers);
     return;

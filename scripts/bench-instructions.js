@@ -20,6 +20,7 @@ const os = require('node:os');
 const path = require('node:path');
 const IV = require('./bench-instructions-variants.js');
 const { fetchNode } = require('./bench-variants.js');
+const { PHASES } = require('./bench-instructions-phases');
 
 const HOST = '127.0.0.1';
 const SIZES = {
@@ -41,13 +42,14 @@ function usage(code) {
                       26 is fetched by scripts/node-fetch.sh; default: this node)
   --repeat N          runs of the workload per server, taking turns (default 3)
   --smoke             a tiny workload: the tool works (the test suite runs it)
+  --workload NAME     pub (one-message publishes) or batch (W3's batch subscribers) instead of the default
   --json FILE         also write every count there
 `);
   process.exit(code);
 }
 
 function parseArgs(argv) {
-  const o = { servers: [], repeat: 3, size: 'default', json: null, featureCosts: false, node: process.execPath };
+  const o = { servers: [], repeat: 3, size: 'default', json: null, featureCosts: false, node: process.execPath, phase: null };
   const add = (spec) => {
     try {
       o.servers.push(IV.parse(spec));
@@ -73,6 +75,7 @@ function parseArgs(argv) {
       }
     } else if (a === '--repeat') o.repeat = Math.max(1, Math.min(20, Math.floor(Number(val())) || 1));
     else if (a === '--smoke') o.size = 'smoke';
+    else if (a === '--workload') o.phase = PHASES[val()] ?? usage(2);
     else if (a === '--json') o.json = val();
     else if (a === '--help') usage(0);
     else usage(2);
@@ -173,11 +176,11 @@ async function workload(request, size) {
   await w3.done;
 }
 
-/** Runs `name` (one of `servers`) under callgrind through the workload of `size`; resolves its instruction count. */
-async function countRun(servers, name, size, sent = {}) {
+/** Runs `name` (one of `servers`) under callgrind through the workload of `size` (or `phase`'s); resolves its instruction count. */
+async function countRun(servers, name, size, phase, sent = {}) {
   const s = await servers.start(name);
   let failure = null;
-  await workload(client(s.port, s.headers, sent), size).catch((e) => {
+  await (phase ? phase.run : workload)(client(s.port, s.headers, sent), size).catch((e) => {
     failure = e;
     s.kill();
   });
@@ -200,11 +203,11 @@ async function main() {
   const servers = IV.create(o.servers, { file: o.file, node: o.node, flags, dir, live, waitMs: WAIT_MS });
   let appCounts = null;
   try {
-    for (const s of o.servers) counts[s.name].startUp = await countRun(servers, s.name, START_UP);
+    for (const s of o.servers) counts[s.name].startUp = await countRun(servers, s.name, START_UP, o.phase);
     for (let r = 0; r < o.repeat; r++) {
       for (const s of o.servers) {
         const sent = {};
-        const total = await countRun(servers, s.name, size, sent);
+        const total = await countRun(servers, s.name, size, o.phase, sent);
         counts[s.name].runs.push(total - counts[s.name].startUp);
         (counts[s.name].sent ||= []).push(sent);
         const requests = Object.entries(sent).map(([k, n]) => `${k} ${n}`).join(', ');
@@ -216,16 +219,18 @@ async function main() {
     await servers.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const deliveries = size.n * (size.m + 1) + size.s * (size.p + 1);
+  const deliveries = o.phase ? o.phase.units(size) : size.n * (size.m + 1) + size.s * (size.p + 1);
+  const unit = o.phase ? o.phase.unit : 'delivery';
   const base = o.servers[0].name;
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const lines = [`instructions of one workload (${size.n} held x ${size.m} messages, then ${size.s} subscribers x ${size.p} messages: ${deliveries} deliveries), start-up taken off; ${o.repeat} run(s) each; node ${IV.version(o.node)}`];
+  const what = o.phase ? `${o.phase === PHASES.pub ? '' : `${size.s} batch subscribers x `}${o.phase.units(size) / (o.phase === PHASES.pub ? 1 : size.s)} messages` : `${size.n} held x ${size.m} messages, then ${size.s} subscribers x ${size.p} messages`;
+  const lines = [`instructions of one workload (${what}: ${deliveries} ${unit === 'publish' ? 'publishes' : 'deliveries'}), start-up taken off; ${o.repeat} run(s) each; node ${IV.version(o.node)}`];
   for (const s of o.servers) {
     const c = counts[s.name];
     const m = mean(c.runs);
     const spread = ((Math.max(...c.runs) - Math.min(...c.runs)) / m) * 100;
     const q = m / mean(counts[base].runs);
-    lines.push(`  ${s.name.padEnd(12)} ${fmtM(m).padStart(10)} (spread ${spread.toFixed(1)}%), ${Math.round(m / deliveries).toLocaleString('en-US')} per delivery${s.name === base ? '' : `, ${q.toFixed(3)}x ${base}`}`);
+    lines.push(`  ${s.name.padEnd(12)} ${fmtM(m).padStart(10)} (spread ${spread.toFixed(1)}%), ${Math.round(m / deliveries).toLocaleString('en-US')} per ${unit}${s.name === base ? '' : `, ${q.toFixed(3)}x ${base}`}`);
   }
   const { judged, notes } = IV.report(o, counts, servers.variants.describe(), appCounts);
   lines.push(...notes);

@@ -551,9 +551,22 @@ function cpuSeconds(pids) {
 }
 
 /** Summed VmRSS (bytes) and, where readable, Pss (bytes) of the given pids. */
+// The resident part of the brk heap: glibc's main malloc arena, where node's C++ side of a
+// connection lives (V8's heap is in anonymous mappings, not here). W2 shows it apart because on
+// Node 26 it grows by 4,000 bytes per held connection for any node:http server (scripts/BENCH.md).
+function brkHeapRss(pid) {
+  try {
+    const m = /\[heap\]\n(?:[^\n]*\n)*?Rss:\s+(\d+) kB/.exec(fs.readFileSync('/proc/' + pid + '/smaps', 'latin1'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 function memory(pids) {
   let rss = 0;
   let pss = 0;
+  let brk = 0;
   for (const pid of pids) {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync('/proc/' + pid + '/status', 'latin1'));
@@ -567,8 +580,9 @@ function memory(pids) {
     } catch {
       /* not there */
     }
+    brk += brkHeapRss(pid);
   }
-  return { rss, pss };
+  return { rss, pss, brk };
 }
 
 // ---- statistics ----------------------------------------------------------------------------

@@ -634,6 +634,7 @@ async function idle(job) {
   const held = w.ok ? job.n : opened.opened;
   result.bytesPerHeld = held ? (m1.rss - m0.rss) / held : null;
   result.pssBytesPerHeld = held && m0.pss ? (m1.pss - m0.pss) / held : null;
+  result.brkBytesPerHeld = held && m0.brk ? (m1.brk - m0.brk) / held : null;
   S.stop();
   pub.close();
   info.close();

@@ -21,6 +21,7 @@ const deploy = require('./bench-deploy.js');
 const ROOT = path.resolve(__dirname, '..');
 const HOST = '127.0.0.1';
 const PER_LOAD_PROCESS = 9500; // W5: connections per load process (each has 20,000 fds at most)
+const W3_INFLIGHT = 64;
 
 // ---- options --------------------------------------------------------------------------------
 
@@ -47,6 +48,8 @@ const HELP = `usage: npm run bench -- [options]
   --size BYTES       message body size (default 64)
   --cpu-prof DIR     run the node servers under node --cpu-prof: profiles in DIR/holdpush,
                      DIR/baseline (summarize: node scripts/bench-profile.js DIR/holdpush)
+  --w3-inflight N    W3: one-message publishes in flight at once (default ${W3_INFLIGHT}; 1 = each
+                     publish waits for the answer to the one before)
   --batch-inflight N W6: batch publishes in flight at once (default ${w6.INFLIGHT})
   --no-pin           do not pin server and load to separate cores
   --no-positions     holdpush's subscribers re-poll without their position, as the baseline's do
@@ -85,6 +88,7 @@ function parseArgs(argv) {
     variants: [],
     nodeMajors: [],
     featureCosts: false,
+    w3Inflight: W3_INFLIGHT,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -105,6 +109,7 @@ function parseArgs(argv) {
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(val());
     else if (a === '--no-pin') o.pin = false;
     else if (a === '--deploy') o.deploy = true;
+    else if (a === '--w3-inflight') o.w3Inflight = Math.max(1, Math.min(256, Math.floor(Number(val())) || W3_INFLIGHT));
     else if (a === '--batch-inflight') o.batchInflight = Math.max(1, Math.min(256, Math.floor(Number(val())) || w6.INFLIGHT));
     else if (a === '--no-positions') o.positions = false;
     else if (a === '--variant') o.variants.push(val());
@@ -141,7 +146,6 @@ const PROFILE = opts.smoke ? 'smoke' : opts.full ? 'full' : 'quick';
 const P = PROFILES[PROFILE];
 const W1_MESSAGES = 50;
 const W4_MESSAGES = 50;
-const W3_INFLIGHT = 64;
 
 function selected(w) {
   if (opts.only) return opts.only.includes(w);
@@ -621,7 +625,7 @@ async function W3(names) {
             n: subs,
             messages: P.w3Messages,
             warmup: P.w3Warmup,
-            inflight: W3_INFLIGHT,
+            inflight: opts.w3Inflight,
             mode,
             positions: t.positions,
             subPath: prefix + ch,
@@ -847,6 +851,7 @@ const METRICS = {
   ],
   W2: [
     ['bytes per held long-poll', (r) => r.bytesPerHeld, 'low'],
+    ['of which malloc (brk heap)', (r) => r.brkBytesPerHeld, 'low'],
     ['RSS before (MB)', (r) => (r.rssBefore == null ? null : r.rssBefore / MB), 'low'],
     ['RSS with all held (MB)', (r) => (r.rssAfter == null ? null : r.rssAfter / MB), 'low'],
   ],
@@ -855,7 +860,7 @@ const METRICS = {
     ['total deliveries/s', (r) => r.totalDeliveriesPerSec, 'high'],
     ['lost', (r) => r.lost, 'zero'],
     ['messages per response', (r) => r.messagesPerResponse, 'info'],
-    ['publishes/s (64 in flight)', (r) => r.publishPerSec, 'high'],
+    ['publishes/s', (r) => r.publishPerSec, 'high'],
     ['server CPU us/delivery', (r) => r.cpuUsPerDelivery, 'low'],
   ],
   W5: [
@@ -892,7 +897,7 @@ function table(results, names) {
   const titles = {
     W1: 'W1 fan-out',
     W2: 'W2 idle memory',
-    W3: 'W3 stream (' + P.w3Messages + ' msgs, 64 in flight)',
+    W3: 'W3 stream (' + P.w3Messages + ' msgs, ' + opts.w3Inflight + ' in flight)',
     W4: 'W4 EventSource fan-out',
     W5: 'W5 scale',
     W6: w6.title(PROFILE),
@@ -1134,7 +1139,7 @@ async function main() {
       openFilesPerProcess: ulimitN(),
       loadavgStart: os.loadavg(),
     },
-    settings: { messageBytes: opts.size, w1Messages: W1_MESSAGES, w3Inflight: W3_INFLIGHT, w6: { batch: w6.BATCH, inflight: opts.batchInflight || w6.INFLIGHT, window: w6.WINDOW }, profile: P },
+    settings: { messageBytes: opts.size, w1Messages: W1_MESSAGES, w3Inflight: opts.w3Inflight, w6: { batch: w6.BATCH, inflight: opts.batchInflight || w6.INFLIGHT, window: w6.WINDOW }, profile: P },
     targets: names,
     skipped,
     workloads: {},

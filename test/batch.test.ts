@@ -111,6 +111,20 @@ test('bytes that are not UTF-8 come as base64 with "encoding": "base64"', T, asy
   assert.equal(cut.data, Buffer.from([0xe2, 0x82]).toString('base64'));
 });
 
+test('text that is not ASCII, in answers inline and past the 16 KiB written apart: Content-Length counts its bytes', T, async (t) => {
+  const s = await serve(t);
+  const text = 'héllo ✓ 😀 '.repeat(40);
+  for (let i = 0; i < 60; i++) await s.holdpush.publish('utf', `${i} ${text}`);
+  for (const after of [58, 0]) {
+    const from = (await request(`${s.url}/sub/utf`, { headers: ACCEPT })).json() as Batch;
+    const position = (from.messages[after] as BatchMessage).id;
+    const reply = await request(`${s.url}/sub/utf?last_event_id=${encodeURIComponent(position)}`, { headers: ACCEPT });
+    assert.equal(Number(reply.headers['content-length']), reply.body.length);
+    const body = reply.json() as Batch;
+    assert.deepEqual(body.messages.map((m) => m.data), Array.from({ length: 59 - after }, (_, i) => `${after + 1 + i} ${text}`));
+  }
+});
+
 test('a leading byte order mark is kept, not eaten by the UTF-8 decoding', T, async (t) => {
   const s = await serve(t);
   const bytes = Buffer.from([0xef, 0xbb, 0xbf, 0x41]);

@@ -15,6 +15,7 @@ interface Figures {
   deliveriesPerSec?: number;
   totalDeliveriesPerSec?: number;
   bytesPerHeld?: number;
+  brkBytesPerHeld?: number | null;
   loadProcesses?: number;
   timedPublishes?: number;
   toLastP99Ms?: number;
@@ -65,6 +66,8 @@ test('npm run bench -- --smoke runs W1-W6, WT and WC against holdpush and the ba
       assert.ok((figures(row, 'baseline').deliveriesPerSec ?? 0) > 0, row.label);
     }
     assert.ok((figures((results.workloads.W2 as Row[])[0] as Row, 'holdpush').bytesPerHeld ?? 0) > 0);
+    // The malloc share is read from /proc/<pid>/smaps: a number for each node server (null if unread).
+    for (const target of ['holdpush', 'baseline']) assert.equal(typeof figures((results.workloads.W2 as Row[])[0] as Row, target).brkBytesPerHeld, 'number', target);
     for (const row of results.workloads.W3 as Row[]) assert.ok((figures(row, 'holdpush').totalDeliveriesPerSec ?? 0) > 0, row.label);
     // Socket.IO runs W1 and W3 only, and in W3 only the batch rows (it has no other mode).
     for (const [workload, rows] of Object.entries(results.workloads)) {
@@ -292,4 +295,25 @@ test('node scripts/bench-instructions.js --variant: a bad spec or the bare serve
     assert.equal(code, 2, spec);
     assert.match(stderr, message);
   }
+});
+
+// The --workload phases of bench-instructions.js, without callgrind: they run against a real
+// server, lose nothing (each subscriber reads every message) and do the publishes they count.
+test('bench-instructions --workload pub and batch: the publishes they count, every message read', { timeout: 30_000 }, async (t) => {
+  const { serve } = await import('./support/servers');
+  const { request } = await import('./support/http');
+  type Answer = { status: number; headers: Record<string, unknown>; body: string };
+  type Phase = { unit: string; units(size: object): number; run(request: (method: string, path: string, headers: object, body?: string) => Promise<Answer>, size: object): Promise<void> };
+  const { PHASES } = require('../scripts/bench-instructions-phases.js') as { PHASES: Record<'pub' | 'batch', Phase> };
+  const s = await serve(t);
+  const send = async (method: string, path: string, headers: object, body?: string): Promise<Answer> => {
+    const reply = await request(`${s.url}${path}`, { method, headers: headers as Record<string, string>, body });
+    return { status: reply.status, headers: reply.headers, body: reply.text };
+  };
+  const size = { n: 4, m: 3, s: 3, p: 20 };
+  await PHASES.pub.run(send, size);
+  assert.equal(s.holdpush.stats().messages.published, PHASES.pub.units(size));
+  await PHASES.batch.run(send, size);
+  assert.equal(s.holdpush.stats().messages.published, PHASES.pub.units(size) + size.p + 1);
+  assert.equal(PHASES.batch.units(size), size.s * size.p);
 });

@@ -66,3 +66,41 @@ test('pipelined: one released by its message, the other by the connection closin
   const late = await s.holdpush.publish('second', 'nobody');
   assert.equal(late.delivered, 0);
 });
+
+test('a message releases its whole channel at once: a long-poll of two channels leaves the other one too', T, async (t) => {
+  const s = await serve(t);
+  const both = new RawConnection(s.port);
+  const one = new RawConnection(s.port);
+  t.after(() => {
+    both.close();
+    one.close();
+  });
+  both.send(poll('whole,other'));
+  one.send(poll('whole'));
+  await held(s, 2);
+  assert.equal((await s.holdpush.publish('whole', 'to both')).delivered, 2);
+  assert.equal((await both.answer(0)).body.toString(), 'to both');
+  assert.equal((await one.answer(0)).body.toString(), 'to both');
+  assert.equal(s.holdpush.stats().held.total, 0);
+  assert.equal((await s.holdpush.publish('other', 'to nobody')).delivered, 0, 'the two-channel poll left its other channel');
+  assert.equal((await s.holdpush.publish('whole', 'to nobody either')).delivered, 0);
+});
+
+test('a message on a channel with a stream and a long-poll: the long-poll leaves, the stream stays', T, async (t) => {
+  const s = await serve(t);
+  const stream = new RawConnection(s.port);
+  const longPoll = new RawConnection(s.port);
+  t.after(() => {
+    stream.close();
+    longPoll.close();
+  });
+  stream.send('GET /sub/mixed HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
+  await held(s, 1);
+  longPoll.send(poll('mixed'));
+  await held(s, 2);
+  assert.equal((await s.holdpush.publish('mixed', 'first')).delivered, 2);
+  assert.equal((await longPoll.answer(0)).body.toString(), 'first');
+  await held(s, 1);
+  assert.equal((await s.holdpush.publish('mixed', 'second')).delivered, 1, 'only the stream is still held');
+  await waitFor(() => stream.rest.toString().includes('data: second'), 5000, 'the stream to have the second message');
+});

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { createHoldpush } from '../lib/index';
 import { type Running, exchange, held, request, startServer, until } from './support/http';
 import { RawConnection } from './support/raw-http';
+import { Prebuilt } from '../lib/http/wire';
 
 async function publish(running: Running, channel: string, body: string | Buffer, type = 'text/plain'): Promise<void> {
   const reply = await request(`${running.url}/pub/${channel}`, { method: 'POST', body, headers: { 'Content-Type': type } });
@@ -342,4 +343,14 @@ describe('fastWire on and off', () => {
     assert.match(withFast[3] ?? '', /\r\nKeep-Alive: timeout=65\r\n\r\nqueued messages: 2\r\n/);
     for (let i = 0; i < withFast.length; i++) assert.equal(withFast[i], withPlain[i], `answer ${i + 1}`);
   });
+});
+
+test('a prebuilt answer refuses what writeHead refuses, however often its valid headers were checked before', () => {
+  const good = ['Content-Type', 'text/plain', 'X-Name', 'value'];
+  for (let i = 0; i < 3; i++) new Prebuilt(200, good, 'x');
+  for (let i = 0; i < 2; i++) {
+    assert.throws(() => new Prebuilt(200, ['Content-Type', 'text/plain\r\nX-Injected: 1'], 'x'), { code: 'ERR_INVALID_CHAR' });
+    assert.throws(() => new Prebuilt(200, ['Content-Type', 'text/plain\u0000'], 'x'), { code: 'ERR_INVALID_CHAR' });
+    assert.throws(() => new Prebuilt(200, ['Bad Name', 'value'], 'x'), { code: 'ERR_INVALID_HTTP_TOKEN' });
+  }
 });

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ErrorCode, echo } from '../errors';
 import { type HeaderPairs, answer } from './answer';
 import type { Logger } from './log';
+import { RequestQuery } from './query';
 import type { Query, Router } from './router';
 
 const NO_QUERY: Query = new URLSearchParams();
@@ -76,7 +77,7 @@ export function createMount(options: MountOptions): (req: IncomingMessage, res: 
       }
     }
     try {
-      match.handler(req, res, { param, query: mark < 0 ? NO_QUERY : new URLSearchParams(url.slice(mark + 1)) });
+      match.handler(req, res, { param, query: mark < 0 ? NO_QUERY : new RequestQuery(url.slice(mark + 1)) });
     } catch (failure) {
       options.fail(res, failure);
     }

@@ -30,6 +30,28 @@ export function keepAliveHead(status: number, headers: readonly string[], date: 
   return `${head}\r\n`;
 }
 
+/** Header names and values (short ones) that passed node's checks, up to a bound: most answers repeat the same few. */
+const CHECKED_LIMIT = 1024;
+const CHECKED_LENGTH = 128;
+const checkedNames = new Set<string>();
+const checkedValues = new Set<string>();
+
+/**
+ * node:http's own checks of a header (a value's validity does not depend on its name), each
+ * name and value checked once while the sets have room: every answer's header pairs are
+ * otherwise the same constants checked again per response.
+ */
+function checkHeader(name: string, value: string): void {
+  if (!checkedNames.has(name)) {
+    validateHeaderName(name);
+    if (checkedNames.size < CHECKED_LIMIT && name.length <= CHECKED_LENGTH) checkedNames.add(name);
+  }
+  if (!checkedValues.has(value)) {
+    validateHeaderValue(name, value);
+    if (checkedValues.size < CHECKED_LIMIT && value.length <= CHECKED_LENGTH) checkedValues.add(value);
+  }
+}
+
 let checked = false;
 let misfit: string | undefined;
 
@@ -67,25 +89,30 @@ export class Prebuilt {
   private keepAliveMs = 0;
   private maxRequests = 0;
 
-  /** A string body is sent as UTF-8. */
+  /**
+   * A string body is sent as UTF-8, or, with `bytes`, is bytes already (latin1 text: one
+   * character per byte, its length theirs), so that it is neither measured nor encoded again.
+   */
   constructor(
     readonly status: number,
     readonly headers: readonly string[],
     readonly body: Buffer | string,
+    private readonly bytes = false,
   ) {
     // What writeHead would refuse (a CR or LF in a publisher's content type) must not reach the wire.
-    for (let i = 0; i + 1 < headers.length; i += 2) {
-      validateHeaderName(headers[i] as string);
-      validateHeaderValue(headers[i] as string, headers[i + 1] as string);
-    }
-    this.inline = (typeof body === 'string' ? Buffer.byteLength(body) : body.length) <= INLINE_BODY_LIMIT;
+    for (let i = 0; i + 1 < headers.length; i += 2) checkHeader(headers[i] as string, headers[i + 1] as string);
+    this.inline = (typeof body !== 'string' || bytes ? body.length : Buffer.byteLength(body)) <= INLINE_BODY_LIMIT;
+  }
+
+  private get encoding(): BufferEncoding {
+    return this.bytes ? 'latin1' : 'utf8';
   }
 
   /** The body as latin1 text: each byte one character, as node:http writes the head. */
   private bodyText(): string {
     const { body } = this;
     if (typeof body !== 'string') return body.toString('latin1');
-    return Buffer.byteLength(body) === body.length ? body : Buffer.from(body).toString('latin1');
+    return this.bytes || Buffer.byteLength(body) === body.length ? body : Buffer.from(body).toString('latin1');
   }
 
   private serialise(second: number, keepAliveMs: number, maxRequests: number): void {
@@ -102,7 +129,8 @@ export class Prebuilt {
     const { body } = this;
     if (!fast || fastPathMisfit() !== undefined || out._header !== null || !res.shouldKeepAlive || out.maxRequestsOnConnectionReached === true || res.req.method === 'HEAD' || res.getHeaderNames().length !== 0) {
       res.writeHead(this.status, this.headers as string[]);
-      res.end(body);
+      if (typeof body === 'string') res.end(body, this.encoding);
+      else res.end(body);
       return;
     }
     const second = Math.floor(Date.now() / 1000);
@@ -112,7 +140,7 @@ export class Prebuilt {
     res.statusCode = this.status;
     out._header = this.wire;
     if (this.inline) res.end();
-    else if (typeof body === 'string') res.end(body, 'utf8');
+    else if (typeof body === 'string') res.end(body, this.encoding);
     else res.end(body);
   }
 }

@@ -9,10 +9,12 @@ import type { IdempotentAnswer } from './ledger';
 
 export type KeyRead = { readonly ok: true; readonly key: string | undefined } | { readonly ok: false; readonly message: string };
 
+const NO_KEY: KeyRead = { ok: true, key: undefined };
+
 /** The request's `Idempotency-Key`: undefined when it sent none. */
 export function readIdempotencyKey(req: IncomingMessage): KeyRead {
   const key = req.headers['idempotency-key'];
-  if (key === undefined) return { ok: true, key: undefined };
+  if (key === undefined) return NO_KEY;
   // Sent twice, node:http joins the two with ", ": not a key either.
   if (typeof key !== 'string' || !isValidIdempotencyKey(key)) return { ok: false, message: `Idempotency-Key must be ${KEY_RULE}` };
   return { ok: true, key };
@@ -24,9 +26,11 @@ export function jsonAnswer(status: number, value: unknown): IdempotentAnswer {
 
 /** Writes an answer; a replayed one says so (`Idempotent-Replayed: true`). */
 export function writeAnswer(core: Core, res: ServerResponse, answer: IdempotentAnswer, replayed: boolean): void {
-  const headers = [...answer.headers, 'Content-Length', String(Buffer.byteLength(answer.body)), 'Cache-Control', 'no-store', ...core.shared];
+  const length = Buffer.byteLength(answer.body);
+  const headers = [...answer.headers, 'Content-Length', String(length), 'Cache-Control', 'no-store', ...core.shared];
   if (replayed) headers.push('Idempotent-Replayed', 'true');
-  new Prebuilt(answer.status, headers, answer.body).writeTo(res, core.options.fastWire);
+  // As many bytes as characters: ASCII, its own bytes, not measured or encoded again.
+  new Prebuilt(answer.status, headers, answer.body, length === answer.body.length).writeTo(res, core.options.fastWire);
 }
 
 /**

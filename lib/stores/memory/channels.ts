@@ -82,11 +82,11 @@ export function readAfter(channels: readonly Channel[], after: number, limit: nu
     const index = channel.firstAfter(after);
     if (index < channel.entries.length) cursors.push({ channel, index });
   }
-  const entries: Entry[] = [];
+  let entries: Entry[] = [];
   if (cursors.length === 1) {
+    // One channel, every re-poll's case: one copy of the run, not an element at a time.
     const { channel, index } = cursors[0] as Cursor;
-    const end = Math.min(channel.entries.length, index + limit);
-    for (let i = index; i < end; i++) entries.push(channel.entries[i] as Entry);
+    entries = channel.entries.slice(index, index + limit) as Entry[];
   } else {
     // At most 16 channels: a linear pick per entry is enough.
     while (entries.length < limit) {
