@@ -9,14 +9,17 @@
 // The servers take turns, run after run. scripts/BENCH.md, "Instructions", says how to read it.
 //
 //   node scripts/bench-instructions.js --server now=dist/server.js --server before=../old/dist/server.js
+//   node scripts/bench-instructions.js --feature-costs      # issue 19's features against plain holdpush
+//   node scripts/bench-instructions.js --node 26 --variant on= --variant 'off=args=--fast-wire false'
 //
 // Traffic goes to 127.0.0.1 only; every wait has a deadline and every server is killed on the way out.
 
-const cp = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
+const IV = require('./bench-instructions-variants.js');
+const { fetchNode } = require('./bench-variants.js');
 const { PHASES } = require('./bench-instructions-phases');
 
 const HOST = '127.0.0.1';
@@ -30,6 +33,13 @@ const WAIT_MS = 600_000; // a server under callgrind runs some 50 times slower
 function usage(code) {
   process.stderr.write(`usage: node scripts/bench-instructions.js [--server NAME=PATH]... [--repeat N] [--smoke] [--json FILE]
   --server NAME=PATH  a holdpush server script (default now=dist/server.js); the first is the base
+  --variant NAME=SPEC holdpush run another way, SPEC as npm run bench's --variant takes it
+                      (server=, node=, args=, subscribe-secret=, publish-token=, log=,
+                      webhook-url=app, auth-url=app: scripts/BENCH.md, "Variants")
+  --feature-costs     base (plain holdpush) and issue 19's features: jwt, pubtoken, logtext,
+                      logjson, presence, auth10, auth0; judged by their issues' bounds
+  --node M|PATH       the node every server runs on unless its spec names one (a major such as
+                      26 is fetched by scripts/node-fetch.sh; default: this node)
   --repeat N          runs of the workload per server, taking turns (default 3)
   --smoke             a tiny workload: the tool works (the test suite runs it)
   --workload NAME     pub (one-message publishes) or batch (W3's batch subscribers) instead of the default
@@ -39,14 +49,30 @@ function usage(code) {
 }
 
 function parseArgs(argv) {
-  const o = { servers: [], repeat: 3, size: 'default', json: null, phase: null };
+  const o = { servers: [], repeat: 3, size: 'default', json: null, featureCosts: false, node: process.execPath, phase: null };
+  const add = (spec) => {
+    try {
+      o.servers.push(IV.parse(spec));
+    } catch (e) {
+      die(e.message);
+    }
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => (i + 1 < argv.length ? argv[++i] : usage(2));
     if (a === '--server') {
       const [name, file] = val().split(/=(.*)/s);
       if (!name || !file) usage(2);
-      o.servers.push({ name, file: path.resolve(file) });
+      add(`${name}=server=${file}`);
+    } else if (a === '--variant') add(val());
+    else if (a === '--feature-costs') o.featureCosts = true;
+    else if (a === '--node') {
+      const v = val();
+      try {
+        o.node = /^\d+(\.\d+\.\d+)?$/.test(v) ? fetchNode(v, process.cwd()) : path.resolve(v);
+      } catch (e) {
+        die(e.message);
+      }
     } else if (a === '--repeat') o.repeat = Math.max(1, Math.min(20, Math.floor(Number(val())) || 1));
     else if (a === '--smoke') o.size = 'smoke';
     else if (a === '--workload') o.phase = PHASES[val()] ?? usage(2);
@@ -54,8 +80,10 @@ function parseArgs(argv) {
     else if (a === '--help') usage(0);
     else usage(2);
   }
-  if (!o.servers.length) o.servers.push({ name: 'now', file: path.resolve(__dirname, '..', 'dist', 'server.js') });
-  for (const s of o.servers) if (!fs.existsSync(s.file)) die(`${s.name}: ${s.file} not found (npm run build)`);
+  if (o.featureCosts) o.servers.push(...IV.featureCosts());
+  if (!o.servers.length) add('now=');
+  o.file = path.resolve(__dirname, '..', 'dist', 'server.js');
+  if (o.servers.some((s) => !s.server) && !fs.existsSync(o.file)) die(`${o.file} not found (npm run build)`);
   return o;
 }
 
@@ -69,12 +97,18 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-/** One HTTP client whose requests all time out: a server that stops answering ends the run. */
-function client(port) {
+/**
+ * One HTTP client whose requests all time out: a server that stops answering ends the run.
+ * `sent` counts its requests by method and first path segment: the channel-info polls (`GET pub`)
+ * follow the wall clock, so their number says how much of a count is waiting rather than work.
+ */
+function client(port, auth, sent) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   return (method, urlPath, headers, body) =>
     new Promise((resolve, reject) => {
-      const req = http.request({ host: HOST, port, method, path: urlPath, headers, agent }, (res) => {
+      const kind = `${method} ${urlPath.split('/')[1]}`;
+      sent[kind] = (sent[kind] || 0) + 1;
+      const req = http.request({ host: HOST, port, method, path: urlPath, headers: { ...headers, ...auth(method, urlPath) }, agent }, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
@@ -85,11 +119,18 @@ function client(port) {
     });
 }
 
-async function until(what, test) {
+/**
+ * Waits for `test()`, every 20 ms; `backoff` doubles the pause up to 320 ms, for a test that asks
+ * the server: each question costs it instructions, and how many are asked follows the wall clock
+ * (a loaded machine slows the server under callgrind), so the fewer the steadier the count.
+ */
+async function until(what, test, backoff = false) {
   const deadline = Date.now() + WAIT_MS;
+  let pause = 20;
   while (!(await test())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, pause));
+    if (backoff) pause = Math.min(320, pause * 2);
   }
 }
 
@@ -119,7 +160,7 @@ async function workload(request, size) {
   const w1 = subscribe(request, 'w1', size.n, size.m + 1);
   await until('the first message everywhere', async () => w1.got.every((g) => g >= 1));
   for (let k = 1; k <= size.m; k++) {
-    await until(`${size.n} held`, async () => (await held('w1')) >= size.n);
+    await until(`${size.n} held`, async () => (await held('w1')) >= size.n, true);
     await publish('w1', k);
     await until(`message ${k} everywhere`, async () => w1.got.every((g) => g >= k + 1));
   }
@@ -135,47 +176,18 @@ async function workload(request, size) {
   await w3.done;
 }
 
-/** Runs `server` under callgrind through the workload of `size`; resolves its instruction count. */
-function countRun(server, size, dir, phase) {
-  const out = path.join(dir, `callgrind.${server.name}.${process.hrtime.bigint()}`);
-  const args = ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, process.execPath, server.file, '--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
-  return new Promise((resolve, reject) => {
-    const child = cp.spawn('valgrind', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
-    let text = '';
-    let err = '';
-    let failure = null;
-    child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
-    child.stdout.on('data', (d) => {
-      if (text === null) return;
-      text += d;
-      const m = /listening on http:\/\/[^\s]*:(\d+)/.exec(text);
-      if (!m) return;
-      text = null;
-      (phase ? phase.run : workload)(client(Number(m[1])), size).then(
-        () => child.kill('SIGTERM'),
-        (e) => {
-          failure = e;
-          child.kill('SIGKILL');
-        }
-      );
-    });
-    child.on('error', (e) => reject(new Error(`valgrind: ${e.message} (apt-get install valgrind)`)));
-    child.on('exit', () => {
-      live.delete(child);
-      if (failure) return reject(failure);
-      let counts = '';
-      try {
-        counts = fs.readFileSync(out, 'utf8');
-        fs.rmSync(out);
-      } catch {
-        return reject(new Error(`${server.name}: no callgrind output; ${err.trim().split('\n').slice(-3).join(' | ')}`));
-      }
-      const total = /^(?:summary|totals): (\d+)/m.exec(counts);
-      if (!total) return reject(new Error(`${server.name}: no instruction total in the callgrind output`));
-      resolve(Number(total[1]));
-    });
+/** Runs `name` (one of `servers`) under callgrind through the workload of `size` (or `phase`'s); resolves its instruction count. */
+async function countRun(servers, name, size, phase, sent = {}) {
+  const s = await servers.start(name);
+  let failure = null;
+  await (phase ? phase.run : workload)(client(s.port, s.headers, sent), size).catch((e) => {
+    failure = e;
+    s.kill();
   });
+  await s.stop();
+  if (failure) throw failure;
+  if (s.instructions === undefined) throw new Error(`${name}: ${s.failure}`);
+  return s.instructions;
 }
 
 function fmtM(n) {
@@ -187,16 +199,24 @@ async function main() {
   const size = SIZES[o.size];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'holdpush-instructions-'));
   const counts = Object.fromEntries(o.servers.map((s) => [s.name, { startUp: 0, runs: [] }]));
+  const flags = ['--port', '0', '--host', HOST, '--log', 'off', '--buffer', '10000', '--hold-timeout', '300'];
+  const servers = IV.create(o.servers, { file: o.file, node: o.node, flags, dir, live, waitMs: WAIT_MS });
+  let appCounts = null;
   try {
-    for (const s of o.servers) counts[s.name].startUp = await countRun(s, START_UP, dir, o.phase);
+    for (const s of o.servers) counts[s.name].startUp = await countRun(servers, s.name, START_UP, o.phase);
     for (let r = 0; r < o.repeat; r++) {
       for (const s of o.servers) {
-        const total = await countRun(s, size, dir, o.phase);
+        const sent = {};
+        const total = await countRun(servers, s.name, size, o.phase, sent);
         counts[s.name].runs.push(total - counts[s.name].startUp);
-        process.stderr.write(`  run ${r + 1} ${s.name}: ${fmtM(total)} instructions, workload ${fmtM(total - counts[s.name].startUp)}\n`);
+        (counts[s.name].sent ||= []).push(sent);
+        const requests = Object.entries(sent).map(([k, n]) => `${k} ${n}`).join(', ');
+        process.stderr.write(`  run ${r + 1} ${s.name}: ${fmtM(total)} instructions, workload ${fmtM(total - counts[s.name].startUp)} (requests: ${requests})\n`);
       }
     }
+    appCounts = await servers.variants.appCounts();
   } finally {
+    await servers.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const deliveries = o.phase ? o.phase.units(size) : size.n * (size.m + 1) + size.s * (size.p + 1);
@@ -204,7 +224,7 @@ async function main() {
   const base = o.servers[0].name;
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const what = o.phase ? `${o.phase === PHASES.pub ? '' : `${size.s} batch subscribers x `}${o.phase.units(size) / (o.phase === PHASES.pub ? 1 : size.s)} messages` : `${size.n} held x ${size.m} messages, then ${size.s} subscribers x ${size.p} messages`;
-  const lines = [`instructions of one workload (${what}: ${deliveries} ${unit === 'publish' ? 'publishes' : 'deliveries'}), start-up taken off; ${o.repeat} run(s) each`];
+  const lines = [`instructions of one workload (${what}: ${deliveries} ${unit === 'publish' ? 'publishes' : 'deliveries'}), start-up taken off; ${o.repeat} run(s) each; node ${IV.version(o.node)}`];
   for (const s of o.servers) {
     const c = counts[s.name];
     const m = mean(c.runs);
@@ -212,8 +232,10 @@ async function main() {
     const q = m / mean(counts[base].runs);
     lines.push(`  ${s.name.padEnd(12)} ${fmtM(m).padStart(10)} (spread ${spread.toFixed(1)}%), ${Math.round(m / deliveries).toLocaleString('en-US')} per ${unit}${s.name === base ? '' : `, ${q.toFixed(3)}x ${base}`}`);
   }
+  const { judged, notes } = IV.report(o, counts, servers.variants.describe(), appCounts);
+  lines.push(...notes);
   process.stdout.write(lines.join('\n') + '\n');
-  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ size, deliveries, servers: o.servers, counts }, null, 2) + '\n');
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ size, deliveries, servers: servers.variants.describe(), counts, judged, appCounts }, null, 2) + '\n');
 }
 
 main().catch((e) => {

@@ -613,6 +613,7 @@ module.exports = {
   openMany,
   waitSubscribers,
   setAuth,
+  signJwt,
   subRequest,
   pubRequest,
   infoRequest,

@@ -98,8 +98,8 @@ function nodeMajor(major, root) {
 function featureCosts() {
   const secret = crypto.randomBytes(24).toString('base64url');
   const token = crypto.randomBytes(24).toString('base64url');
-  const at = (most) => ({ need: `>= ${(1 - most).toFixed(2)}x`, ok: (q) => q >= 1 - most });
-  const atMostMore = (most) => ({ need: `<= ${(1 + most).toFixed(2)}x`, ok: (q) => q <= 1 + most });
+  const at = (most) => ({ most, need: `>= ${(1 - most).toFixed(2)}x`, ok: (q) => q >= 1 - most });
+  const atMostMore = (most) => ({ most, need: `<= ${(1 + most).toFixed(2)}x`, ok: (q) => q <= 1 + most });
   const list = [
     ['jwt', `subscribe-secret=${secret}`],
     ['pubtoken', `publish-token=${token}`],
@@ -270,4 +270,4 @@ function create(list, ctx) {
   };
 }
 
-module.exports = { parse, nodeMajor, featureCosts, create };
+module.exports = { parse, nodeMajor, featureCosts, create, fetchNode };

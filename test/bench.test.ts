@@ -219,14 +219,81 @@ test('node scripts/bench-instructions.js --smoke counts the instructions of a wo
     });
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^ {2}now +[\d.]+M \(spread 0\.0%\), [\d,]+ per delivery$/m);
-    const results = JSON.parse(readFileSync(json, 'utf8')) as { deliveries: number; counts: Record<string, { startUp: number; runs: number[] }> };
+    const results = JSON.parse(readFileSync(json, 'utf8')) as { deliveries: number; counts: Record<string, { startUp: number; runs: number[]; sent: Record<string, number>[] }> };
     const now = results.counts.now;
     assert.ok(now !== undefined && now.startUp > 0, 'the start-up run was counted');
     assert.equal(now.runs.length, 1);
+    // One subscribe per delivery, one publish per message; the channel-info polls vary with time.
+    assert.equal(now.sent[0]?.['GET sub'], 4 * 4 + 2 * 11);
+    assert.equal(now.sent[0]?.['POST pub'], 4 + 11);
+    assert.match(stderr, /^ {2}run 1 now: [\d.]+M instructions, workload [\d.]+M \(requests: .*GET pub \d+/m);
     assert.ok((now.runs[0] ?? 0) > 0, 'the workload costs instructions beyond the start-up');
     assert.equal(results.deliveries, 4 * 4 + 2 * 11);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// A variant counted under callgrind (scripts/bench-instructions-variants.js): every credential
+// and side of issue 19's feature costs in one server, so one tiny run shows that the load sends
+// what the server demands (a refused subscribe or publish fails the run), that the log went to a
+// file, that bench-app.js was asked, and that --node picks the binary.
+test('node scripts/bench-instructions.js --variant: credentials, a log file, bench-app.js and --node under callgrind', { timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'holdpush-bench-'));
+  try {
+    const json = join(dir, 'instructions.json');
+    const spec = 'all=subscribe-secret=sekrit-one;publish-token=sekrit-two;log=json;auth-url=app;args=--auth-cache 0 --fast-wire false';
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [join(root, 'scripts', 'bench-instructions.js'), '--smoke', '--repeat', '1', '--node', process.execPath, '--variant', spec, '--json', json], { cwd: root }, (error, out, err) => {
+        resolve({ code: error === null ? 0 : (child.exitCode ?? null), stdout: out, stderr: err });
+      });
+    });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, new RegExp(`; node ${process.version.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(stdout, /^ {2}all +[\d.]+M \(spread 0\.0%\), [\d,]+ per delivery$/m);
+    assert.match(stdout, /^ {2}all: subscribe-secret=…;publish-token=…;log=json;auth-url=app;args=--auth-cache 0 --fast-wire false, log [\d,]+ bytes$/m);
+    assert.doesNotMatch(stdout + readFileSync(json, 'utf8'), /sekrit/);
+    const results = JSON.parse(readFileSync(json, 'utf8')) as { servers: { name: string; logBytes?: number }[]; appCounts: Record<string, number> | null; counts: Record<string, { runs: number[] }> };
+    assert.ok((results.servers[0]?.logBytes ?? 0) > 0, 'the request log went to its file');
+    assert.ok((results.appCounts?.['/auth'] ?? 0) > 0, 'bench-app.js was asked about the subscribes');
+    assert.ok((results.counts.all?.runs[0] ?? 0) > 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// --feature-costs: base and issue 19's seven features, and each bound of the issues read as an
+// instruction ratio to base (the counts here are made up: the judgement is what is tested).
+test('bench-instructions --feature-costs: the features, and the issues\' bounds judged against base', () => {
+  const IV = require('../scripts/bench-instructions-variants.js') as {
+    featureCosts(): { name: string; costBounds?: { source: string; most: number }[] }[];
+    report(o: object, counts: Record<string, { runs: number[] }>, described: object[], appCounts: object | null): { judged: { variant: string; source: string; value: number; need: string; ok: boolean }[]; notes: string[] };
+  };
+  const servers = IV.featureCosts();
+  assert.deepEqual(servers.map((s) => s.name), ['base', 'jwt', 'pubtoken', 'logtext', 'logjson', 'presence', 'auth10', 'auth0']);
+  const counts = Object.fromEntries(servers.map((s) => [s.name, { runs: [100, 100] }]));
+  counts.presence = { runs: [103, 105] };
+  counts.auth10 = { runs: [106, 106] };
+  const { judged, notes } = IV.report({ servers, size: 'default' }, counts, [], null);
+  assert.deepEqual(judged.map(({ variant, source, need, ok }) => ({ variant, source, need, ok })), [
+    { variant: 'presence', source: 'issue 15', need: '<= 1.05x', ok: true },
+    { variant: 'auth10', source: 'issue 16', need: '<= 1.05x', ok: false },
+  ]);
+  assert.deepEqual(notes, ['  met  presence instructions 1.040x base, issue 15\'s bound <= 1.05x', '  MISS auth10 instructions 1.060x base, issue 16\'s bound <= 1.05x']);
+});
+
+test('node scripts/bench-instructions.js --variant: a bad spec or the bare server is one line and exit status 2', { timeout: 20_000 }, async () => {
+  for (const [spec, message] of [
+    ['x=base=baseline', /^bench-instructions: --variant x: only holdpush runs here\n$/],
+    ['x=colour=red', /^bench-instructions: --variant x: unknown key "colour" \(one of base, server, node, /],
+  ] as const) {
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [join(root, 'scripts', 'bench-instructions.js'), '--variant', spec], { cwd: root }, (error, _out, err) => {
+        resolve({ code: error === null ? 0 : (child.exitCode ?? null), stderr: err });
+      });
+    });
+    assert.equal(code, 2, spec);
+    assert.match(stderr, message);
   }
 });
 
