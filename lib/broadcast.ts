@@ -67,12 +67,12 @@ export function createBroadcast(options: BroadcastOptions): Broadcast {
     return encodings.get(message);
   }
 
-  /** Long-polls among `holds` were released by the registry; streams stay open. */
+  /** Long-polls among `holds` are ended by their write; streams stay open. */
   function writeAll(message: StoredMessage, holds: readonly Hold[]): void {
     const encoding = encoded(message);
     for (const hold of holds) {
       writeMessage(hold.res, encoding, hold.mode, hold.gap, fastWire);
-      // A long-poll was let go by take(): only a stream, still held, moves on to this message.
+      // A long-poll is about to be let go: only a stream, still held, moves on to this message.
       if (hold.mode === 'stream') registry.advance(hold, message.token);
       pending.wrote(hold.res, hold.mode === 'stream');
     }
@@ -86,14 +86,21 @@ export function createBroadcast(options: BroadcastOptions): Broadcast {
         const holds = registry.take(message.channel, follows === undefined ? undefined : (position) => follows(message.token, position));
         const count = joined + holds.length;
         if (count === 0) return;
-        if (holds.length > 0) writeAll(message, batchWakes.divert(holds, message));
+        if (holds.length > 0) {
+          // Every subscriber gets its bytes first; the registry's bookkeeping of the long-polls
+          // ended by them (deadlines, indexes, watchers) comes after, not between two writes.
+          try {
+            writeAll(message, batchWakes.divert(holds, message));
+          } finally {
+            registry.letGo(holds);
+          }
+        }
         delivered += count;
         deliveries.set(message, count);
       },
       deleted(channel) {
         for (const hold of registry.take(channel)) {
-          // take released the long-polls; streams stay held until let go here.
-          if (hold.mode === 'stream') registry.release(hold);
+          registry.release(hold);
           answerGone(shared, hold);
         }
       },

@@ -62,11 +62,15 @@ export interface Registry {
   /** Whether the hold is still held (not answered, timed out or gone). */
   has(hold: Hold): boolean;
   /**
-   * The holds of a channel at this moment; long-polls among them are released. With `follows`
-   * (a store that wakes this process over the network), only holds whose position the message
-   * follows, and not pending ones: those are marked `raced` and read again (see `confirmed`).
+   * The holds of a channel at this moment, still held: the caller writes to them, then gives the
+   * long-polls back with `letGo` in the same turn (the bookkeeping waits until every subscriber
+   * has its bytes). With `follows` (a store that wakes this process over the network), only
+   * holds whose position the message follows, and not pending ones: those are marked `raced`
+   * and read again (see `confirmed`).
    */
   take(channel: string, follows?: (position: string) => boolean): Hold[];
+  /** Releases the long-polls among `holds` (from `take`); streams stay held. */
+  letGo(holds: readonly Hold[]): void;
   /** A message was written to the hold: it stands at `position` now, past any gap. */
   advance(hold: Hold, position: string): void;
   /** A pending hold reads again: wake-ups from now on count as races. */
@@ -206,9 +210,10 @@ export function createRegistry(options: RegistryOptions): Registry {
     take(channel, follows) {
       const set = byChannel.get(channel);
       if (set === undefined) return [];
-      const holds = follows === undefined ? [...set] : [...set].filter((hold) => wakes(hold, follows));
+      return follows === undefined ? [...set] : [...set].filter((hold) => wakes(hold, follows));
+    },
+    letGo(holds) {
       for (const hold of holds) if (hold.mode !== 'stream') release(hold);
-      return holds;
     },
     advance(hold, position) {
       const changed = state(hold);
