@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { GROUP_LIMIT, createCoalescer } from '../lib/stores/redis/coalesce';
-import { type RedisStore, type RedisStoreOptions, createRedisStore } from '../lib/stores/redis/store';
 import { type AppendResult, type MessageInput, type StoredMessage, StoreUnavailableError } from '../lib/stores/store';
 import { request } from './support/http';
 import { commandCalls, startRedisHoldpush, statsClient } from './support/redis-repoll';
-import { type RedisServer, startRedis } from './support/redis-server';
+import { useRedisStores } from './support/redis-stores';
 import { waitFor } from './support/wait';
 
 // One-message publishes of a channel that meet on their way to Redis go as one script call
@@ -98,27 +97,13 @@ describe('coalescer (no network)', { timeout: 10000 }, () => {
 });
 
 describe('redis store: concurrent publishes of a channel', { timeout: 20000 }, () => {
-  let redis: RedisServer;
+  const stores = useRedisStores({ buffer: 10, commandTimeout: 2000 });
   let prefixCount = 0;
-  const open: RedisStore[] = [];
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    for (const store of open) await store.close();
-    await redis.stop();
-  });
-
-  function makeStore(prefix: string, overrides: Partial<RedisStoreOptions> = {}): RedisStore {
-    const store = createRedisStore({ url: redis.url, buffer: 10, messageTtl: 60, maxChannels: 1000, isHeld: () => false, keyPrefix: prefix, commandTimeout: 2000, ...overrides });
-    open.push(store);
-    return store;
-  }
 
   test('one script and one event for a group; each publish its own id and info; order kept; the other server hears them in one turn', async () => {
     const prefix = `c${++prefixCount}:`;
-    const a = makeStore(prefix);
-    const b = makeStore(prefix);
+    const a = stores.make({}, prefix);
+    const b = stores.make({}, prefix);
     await Promise.all([a.ready(), b.ready()]);
     const heard: { body: string; turn: number }[] = [];
     let turn = 0;
@@ -126,7 +111,7 @@ describe('redis store: concurrent publishes of a channel', { timeout: 20000 }, (
     b.watch({ message: (message) => heard.push({ body: message.data.toString(), turn }), deleted: () => undefined });
     await a.appendWithInfo('news', input('first'));
     await waitFor(() => heard.length === 1, 5000, 'b heard the first');
-    const stats = await statsClient(redis.url);
+    const stats = await statsClient(stores.url);
     try {
       const before = await commandCalls(stats);
       const count = 30;
@@ -161,7 +146,7 @@ describe('redis store: concurrent publishes of a channel', { timeout: 20000 }, (
 
   test('a group to a new channel past the channel limit: every publish of it is refused, none stored', async () => {
     const prefix = `c${++prefixCount}:`;
-    const store = makeStore(prefix, { maxChannels: 1 });
+    const store = stores.make({ maxChannels: 1 }, prefix);
     await store.ready();
     await store.appendWithInfo('only', input('x'));
     const refused = await Promise.allSettled([store.appendWithInfo('more', input('1')), store.appendWithInfo('more', input('2'))]);
@@ -175,7 +160,7 @@ describe('redis store: concurrent publishes of a channel', { timeout: 20000 }, (
 
   test('concurrent HTTP publishes with idempotency keys: each answered with its own id, and a repeat replays it', async () => {
     const prefix = `c${++prefixCount}:`;
-    const server = await startRedisHoldpush(redis.url, prefix);
+    const server = await startRedisHoldpush(stores.url, prefix);
     try {
       const json = { Accept: 'application/json' };
       const publish = (i: number) => request(`${server.url}/pub/room`, { method: 'POST', body: `p${i}`, headers: { ...json, 'Idempotency-Key': `key-${i}` } });

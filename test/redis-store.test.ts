@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { type RedisClientLike, loadRedis } from '../lib/stores/redis/client';
-import { type RedisStore, type RedisStoreOptions, createRedisStore } from '../lib/stores/redis/store';
+import { type RedisStoreOptions, createRedisStore } from '../lib/stores/redis/store';
 import { type StoredMessage, StoreUnavailableError } from '../lib/stores/store';
 import { openStream, request } from './support/http';
 import { callsBetween, clockAllowance, commandCalls, startRedisHoldpush, statsClient } from './support/redis-repoll';
-import { type RedisServer, startRedis } from './support/redis-server';
+import { startRedis } from './support/redis-server';
+import { useRedisStores } from './support/redis-stores';
 import { eventually, waitFor } from './support/wait';
 
 // What every store does is in test/store-contract.test.ts; here is what the Redis store does
@@ -16,34 +17,9 @@ import { eventually, waitFor } from './support/wait';
 
 const TOKEN = /^[0-9A-Za-z._~-]{1,512}$/;
 
-let redis: RedisServer;
+const stores = useRedisStores();
+/** Key prefixes of tests that make their stores together (one prefix, several stores). */
 let prefixCount = 0;
-const open: RedisStore[] = [];
-
-before(async () => {
-  redis = await startRedis();
-});
-
-after(async () => {
-  for (const store of open) await store.close();
-  await redis.stop();
-});
-
-/** A store on the shared Redis; each test gets its own key prefix, so tests do not meet. */
-function makeStore(overrides: Partial<RedisStoreOptions> = {}, prefix?: string): RedisStore {
-  const store = createRedisStore({
-    url: redis.url,
-    buffer: 100,
-    messageTtl: 60,
-    maxChannels: 1000,
-    isHeld: () => false,
-    keyPrefix: prefix ?? `t${++prefixCount}:`,
-    commandTimeout: 1000,
-    ...overrides,
-  });
-  open.push(store);
-  return store;
-}
 
 function input(text: string) {
   return { data: Buffer.from(text), contentType: 'text/plain' };
@@ -74,8 +50,8 @@ async function subscribers(client: RedisClientLike, channel: string): Promise<nu
 describe('redis store: several stores on one Redis', { timeout: 20000 }, () => {
   test('two stores share channels, and tokens stay ordered across them', async () => {
     const prefix = `shared${++prefixCount}:`;
-    const a = makeStore({}, prefix);
-    const b = makeStore({}, prefix);
+    const a = stores.make({}, prefix);
+    const b = stores.make({}, prefix);
     await Promise.all([a.ready(), b.ready()]);
     assert.equal(a.kind, 'redis');
     const heardOnB: StoredMessage[] = [];
@@ -101,8 +77,8 @@ describe('redis store: several stores on one Redis', { timeout: 20000 }, () => {
 
   test('what one store touches, appends and deletes, the other sees; its watchers hear the deletion', async () => {
     const prefix = `del${++prefixCount}:`;
-    const a = makeStore({}, prefix);
-    const b = makeStore({}, prefix);
+    const a = stores.make({}, prefix);
+    const b = stores.make({}, prefix);
     await Promise.all([a.ready(), b.ready()]);
     const deletedOnA: string[] = [];
     a.watch({ message: () => undefined, deleted: (c) => deletedOnA.push(c) });
@@ -119,8 +95,8 @@ describe('redis store: several stores on one Redis', { timeout: 20000 }, () => {
 
   test('the channel limit covers the whole Redis', async () => {
     const prefix = `lim${++prefixCount}:`;
-    const a = makeStore({ maxChannels: 2 }, prefix);
-    const b = makeStore({ maxChannels: 2 }, prefix);
+    const a = stores.make({ maxChannels: 2 }, prefix);
+    const b = stores.make({ maxChannels: 2 }, prefix);
     assert.equal(await a.touch(['c1']), true);
     await b.append('c2', input('x'));
     assert.equal(await b.touch(['c3']), false);
@@ -131,22 +107,22 @@ describe('redis store: several stores on one Redis', { timeout: 20000 }, () => {
 
   test('messages survive a restart of the store', async () => {
     const prefix = `restart${++prefixCount}:`;
-    const first = makeStore({}, prefix);
+    const first = stores.make({}, prefix);
     const start = await first.head();
     await first.append('r', input('kept'));
     await first.close();
-    const second = makeStore({}, prefix);
+    const second = stores.make({}, prefix);
     const read = await second.read(['r'], start, 10);
     assert.equal(read.gap, false);
     assert.deepEqual(bodies(read.messages), ['kept']);
   });
 
   test("an embedder's own connected client is used and left open", async () => {
-    const client = await admin(redis.url);
+    const client = await admin(stores.url);
     try {
       const prefix = `own${++prefixCount}:`;
       const store = createRedisStore({ client, buffer: 10, messageTtl: 60, maxChannels: 10, isHeld: () => false, keyPrefix: prefix });
-      const other = makeStore({}, prefix);
+      const other = stores.make({}, prefix);
       await Promise.all([store.ready(), other.ready()]);
       const heard: string[] = [];
       store.watch({ message: (m) => heard.push(m.data.toString()), deleted: () => undefined });
@@ -164,7 +140,7 @@ describe('redis store: several stores on one Redis', { timeout: 20000 }, () => {
   });
 
   test('a closed store refuses work', async () => {
-    const store = makeStore();
+    const store = stores.make();
     await store.close();
     await store.close();
     await assert.rejects(store.append('z', input('x')), StoreUnavailableError);
@@ -357,8 +333,8 @@ describe('two holdpush servers on one Redis', { timeout: 30000 }, () => {
 
   test('publish on A: long-poll, EventSource and batch subscribers on B receive; positions from A work on B', async () => {
     const prefix = `e2e${++prefixCount}:`;
-    const a = await startHoldpush(redis.url, prefix);
-    const b = await startHoldpush(redis.url, prefix);
+    const a = await startHoldpush(stores.url, prefix);
+    const b = await startHoldpush(stores.url, prefix);
     try {
       const polled = request(`${b.url}/sub/x`);
       const batched = request(`${b.url}/sub/x`, { headers: { Accept: 'application/json' } });
@@ -401,8 +377,8 @@ describe('two holdpush servers on one Redis', { timeout: 30000 }, () => {
 
   test("an HTTP publish is one Redis script: the append answers with the channel's info, as GET /pub tells it", async (t) => {
     const prefix = `e2e${++prefixCount}:`;
-    const a = await startHoldpush(redis.url, prefix, { buffer: 3 });
-    const stats = await statsClient(redis.url);
+    const a = await startHoldpush(stores.url, prefix, { buffer: 3 });
+    const stats = await statsClient(stores.url);
     try {
       const json = { Accept: 'application/json' };
       type Answer = { messages: number; requested: number; subscribers: number; last_message_id: string };
@@ -440,8 +416,8 @@ describe('two holdpush servers on one Redis', { timeout: 30000 }, () => {
 
   test('a client behind the trimmed buffer gets X-Holdpush-Gap on the other server', async () => {
     const prefix = `e2e${++prefixCount}:`;
-    const a = await startHoldpush(redis.url, prefix, { buffer: 2 });
-    const b = await startHoldpush(redis.url, prefix, { buffer: 2 });
+    const a = await startHoldpush(stores.url, prefix, { buffer: 2 });
+    const b = await startHoldpush(stores.url, prefix, { buffer: 2 });
     try {
       await request(`${a.url}/pub/g`, { method: 'POST', body: 'one' });
       const first = await request(`${b.url}/sub/g`);
@@ -462,12 +438,12 @@ describe('two holdpush servers on one Redis', { timeout: 30000 }, () => {
 
   test('a holdpush restart keeps the messages', async () => {
     const prefix = `e2e${++prefixCount}:`;
-    const a = await startHoldpush(redis.url, prefix);
+    const a = await startHoldpush(stores.url, prefix);
     await request(`${a.url}/pub/r`, { method: 'POST', body: 'before' });
     const position = (await request(`${a.url}/sub/r`)).headers.etag as string;
     await request(`${a.url}/pub/r`, { method: 'POST', body: 'missed' });
     await a.close();
-    const again = await startHoldpush(redis.url, prefix);
+    const again = await startHoldpush(stores.url, prefix);
     try {
       const reply = await request(`${again.url}/sub/r`, { headers: { 'If-None-Match': position } });
       assert.equal(reply.status, 200);
