@@ -24,6 +24,8 @@ export function createBatchAnswers(encoded: (message: StoredMessage) => EncodedM
 
   return (channels, messages, gap) => {
     const first = messages[0] as StoredMessage;
+    // One message: its own answer, kept with its encoding for as long as the message is recent.
+    if (messages.length === 1) return encoded(first).batch(gap);
     const last = messages[messages.length - 1] as StoredMessage;
     // Messages are only ever added after the newest one: a read of these channels that starts
     // and ends with these two, with as many between, is the same read.

@@ -1,7 +1,5 @@
 // Batch long-polls woken by a message answered at the end of its turn, with the rest of a batch publish.
-import { type EncodedMessage, batchAnswer } from './encoded-message';
-import type { HeaderPairs } from './http/answer';
-import type { Prebuilt } from './http/wire';
+import type { BatchAnswerOf } from './batch-answers';
 import type { PendingBytes } from './pending-bytes';
 import type { Hold } from './registry';
 import type { StoredMessage } from './stores/store';
@@ -26,7 +24,7 @@ export interface BatchWakes {
  * Stores tell a batch's messages in one turn (memory: inside appendMany; a cluster worker: one
  * IPC message; Redis: one event).
  */
-export function createBatchWakes(encoded: (message: StoredMessage) => EncodedMessage, shared: HeaderPairs, fastWire: boolean, pending: PendingBytes): BatchWakes {
+export function createBatchWakes(answerOf: BatchAnswerOf, fastWire: boolean, pending: PendingBytes): BatchWakes {
   let woken = new Map<Hold, StoredMessage[]>();
   let byChannel = new Map<string, Hold[]>();
 
@@ -35,21 +33,8 @@ export function createBatchWakes(encoded: (message: StoredMessage) => EncodedMes
     woken = new Map();
     byChannel = new Map();
     // Holds of one channel list woken by one message get the same messages: one answer for all.
-    const built = new Map<string, Prebuilt>();
     for (const [hold, messages] of answers) {
-      const first = messages[0] as StoredMessage;
-      if (messages.length === 1) {
-        encoded(first).batch(hold.gap).writeTo(hold.res, fastWire);
-        pending.wrote(hold.res, false);
-        continue;
-      }
-      const key = `${hold.gap ? 1 : 0} ${first.token} ${hold.channels.join(',')}`;
-      let answer = built.get(key);
-      if (answer === undefined) {
-        answer = batchAnswer(shared, messages.map(encoded), (messages[messages.length - 1] as StoredMessage).id, hold.gap);
-        built.set(key, answer);
-      }
-      answer.writeTo(hold.res, fastWire);
+      answerOf(hold.channels, messages, hold.gap).writeTo(hold.res, fastWire);
       pending.wrote(hold.res, false);
     }
     pending.settle();

@@ -1,5 +1,6 @@
 // The fan-out: each message written to every subscriber held on its channel, and the streams' keepalives.
 import type { ServerResponse } from 'node:http';
+import { type BatchAnswerOf, createBatchAnswers } from './batch-answers';
 import { createBatchWakes } from './batch-wake';
 import type { EncodedMessage } from './encoded-message';
 import { RecentEncodings } from './encodings';
@@ -51,6 +52,8 @@ export interface Broadcast {
   /** Held subscribers one message was written to. */
   deliveredTo(message: StoredMessage): number;
   encoded(message: StoredMessage): EncodedMessage;
+  /** A batch answer of messages read or woken in this turn, shared by every subscriber it is for. */
+  readonly batchAnswer: BatchAnswerOf;
   /** A keepalive comment on every stream (a stream that cannot take it is cut). */
   keepalive(): void;
 }
@@ -61,7 +64,8 @@ export function createBroadcast(options: BroadcastOptions): Broadcast {
   const deliveries = new WeakMap<StoredMessage, number>();
   let delivered = 0;
   // Batch long-polls woken by a message collect the rest of its turn (a batch publish) first.
-  const batchWakes = createBatchWakes(encoded, shared, fastWire, pending);
+  const batchAnswer = createBatchAnswers(encoded, shared);
+  const batchWakes = createBatchWakes(batchAnswer, fastWire, pending);
 
   function encoded(message: StoredMessage): EncodedMessage {
     return encodings.get(message);
@@ -110,6 +114,7 @@ export function createBroadcast(options: BroadcastOptions): Broadcast {
     },
     deliveredTo: (message) => deliveries.get(message) ?? 0,
     encoded,
+    batchAnswer,
     keepalive() {
       registry.eachStream((hold) => {
         writeChunk(hold.res, KEEPALIVE, fastWire);

@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { CreateHoldpushOptions, Holdpush } from './api';
 import { createGate } from './auth/authorize';
-import { createBatchAnswers } from './batch-answers';
 import { createBroadcast } from './broadcast';
 import type { Core } from './core';
 import { createEmbeddedPublish } from './embed-publish';
@@ -141,7 +140,7 @@ export function createHoldpush(given: CreateHoldpushOptions = {}): Holdpush {
     },
     idempotency: createIdempotencyGate(store.idempotency, options.idempotencyTtl * 1000),
     encoded: fanOut.encoded,
-    batchAnswer: createBatchAnswers(fanOut.encoded, shared),
+    batchAnswer: fanOut.batchAnswer,
     fail(res, failure) {
       if (failure instanceof StoreUnavailableError) {
         error(res, 503, failure.code, failure.message, ['Retry-After', '1']);

@@ -53,3 +53,13 @@ test('answers are kept until the end of the turn only', async () => {
   assert.notEqual(later, first);
   assert.equal(later.body, first.body);
 });
+
+test("one message's answer is the one its encoding keeps, past the end of the turn", async () => {
+  const { answerOf, read } = await setUp();
+  const [one] = await read(['c']);
+  assert.ok(one !== undefined);
+  const first = answerOf(['c'], [one], false);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(answerOf(['c'], [one], false), first);
+  assert.deepEqual(dataOf(first.body), [one.data.toString()]);
+});
