@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Core } from './core';
 import { echo } from './errors';
+import { firstAccepted } from './http/accept';
 import type { HeaderPairs } from './http/answer';
 import { type BodyResult, readBody } from './http/body';
 import { answerOnce, readIdempotencyKey, writeAnswer } from './idempotency/http';
@@ -34,7 +35,7 @@ function infoAnswer(req: IncomingMessage, status: number, info: ChannelInfo | nu
   const messages = info?.messages ?? 0;
   const requested = info?.requested === undefined ? -1 : Math.max(0, Math.floor((Date.now() - info.requested) / 1000));
   const last = info?.lastMessageId ?? '';
-  const type = infoType(req.headers.accept);
+  const type = infoType(req);
   const body =
     type === PLAIN_TYPE
       ? `queued messages: ${messages}\r\nlast requested: ${requested} sec. ago\r\nactive subscribers: ${subscribers}\r\nlast message id: ${last}\r\n`
@@ -46,11 +47,12 @@ const PLAIN_TYPE: HeaderPairs = ['Content-Type', 'text/plain; charset=utf-8'];
 const JSON_TYPES: HeaderPairs = ['Content-Type', 'application/json; charset=utf-8'];
 const TEXT_JSON_TYPES: HeaderPairs = ['Content-Type', 'text/json; charset=utf-8'];
 
-/** The info's layout by the request's `Accept` (lower-cased once: a publish answer is on the hot path). */
-function infoType(accept: string | undefined): HeaderPairs {
-  if (accept === undefined) return PLAIN_TYPE;
-  const lower = accept.toLowerCase();
-  return lower.includes('application/json') ? JSON_TYPES : lower.includes('text/json') ? TEXT_JSON_TYPES : PLAIN_TYPE;
+const INFO_TYPES = ['application/json', 'text/json'] as const;
+
+/** The info's layout by the request's `Accept` (a publish answer is on the hot path: constant pairs). */
+function infoType(req: IncomingMessage): HeaderPairs {
+  const type = firstAccepted(req, INFO_TYPES);
+  return type === 'application/json' ? JSON_TYPES : type === 'text/json' ? TEXT_JSON_TYPES : PLAIN_TYPE;
 }
 
 /** `/pub/<channel>`: publish (POST, PUT), info (GET), delete (DELETE). */

@@ -4,6 +4,7 @@ import type { Verdict } from './auth/authorize';
 import type { Core } from './core';
 import { echo } from './errors';
 import { type Subscription, subscribe, subscribeNow } from './hold';
+import { firstAccepted } from './http/accept';
 import { gone } from './http/answer';
 import type { Query } from './http/router';
 import { parseChannelList, parsePosition } from './names';
@@ -30,12 +31,8 @@ function positionFrom(candidate: string | string[] | null | undefined): Position
   return parsed.ok ? { ok: true, token: parsed.token, sent: candidate } : { ok: false, sent: candidate };
 }
 
-/** Stream, batch or Nchan's long-poll, as `Accept` names their types (lower-cased once: every re-poll asks). */
-function modeOf(accept: string | undefined): HoldMode {
-  if (accept === undefined) return 'poll';
-  const lower = accept.toLowerCase();
-  return lower.includes('text/event-stream') ? 'stream' : lower.includes('application/json') ? 'batch' : 'poll';
-}
+/** The types whose naming in `Accept` picks a stream or a batch (else Nchan's long-poll), in that order. */
+const MODE_TYPES = ['text/event-stream', 'application/json'] as const;
 
 /** `GET /sub/<channels>`: the `Accept` header picks stream, batch or Nchan's long-poll. */
 export function handleSub(core: Core, req: IncomingMessage, res: ServerResponse, param: string, query: Query): void {
@@ -44,7 +41,8 @@ export function handleSub(core: Core, req: IncomingMessage, res: ServerResponse,
     core.error(res, 400, 'bad_channel', `not a channel list: ${echo(param)} (up to 16 names of A-Z a-z 0-9 _ - . @ ~, comma-separated)`);
     return;
   }
-  const mode = modeOf(req.headers.accept);
+  const type = firstAccepted(req, MODE_TYPES);
+  const mode: HoldMode = type === 'text/event-stream' ? 'stream' : type === 'application/json' ? 'batch' : 'poll';
   admitSubscriber(core, req, res, channels, query, () => startSubscription(core, req, res, channels, mode, query, core.options.firstMessage === 'newest'));
 }
 
