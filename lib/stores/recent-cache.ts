@@ -4,6 +4,7 @@
  * position falls within it is answered from memory, with no call to that place.
  */
 import { performance } from 'node:perf_hooks';
+import { firstAfterSeq } from './sequence';
 import type { ReadResult, StoredMessage } from './store';
 import type { SequencePlace } from './tokens';
 
@@ -121,7 +122,7 @@ export class RecentCache {
       this.dropDistrusted(channel, line, now);
       if (position.seq < line.base || !this.lines.has(channel)) return undefined;
       // One more than the limit at most: enough to tell whether more remain.
-      const from = firstAfter(line, position.seq);
+      const from = firstAfterSeq(line.entries, line.start, position.seq);
       found.push(line.entries.slice(from, from + limit + 1));
     }
     const merged = found.length === 1 ? (found[0] as Entry[]) : found.flat().sort((a, b) => a.seq - b.seq);
@@ -213,16 +214,4 @@ export class RecentCache {
     this.lines.delete(channel);
     if (this.last !== undefined) this.floor = this.last.seq;
   }
-}
-
-/** Index of a line's first entry after sequence number `seq` (binary search: entries are in order). */
-function firstAfter(line: Line, seq: number): number {
-  let low = line.start;
-  let high = line.entries.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((line.entries[middle] as Entry).seq <= seq) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }

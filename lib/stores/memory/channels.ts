@@ -1,4 +1,5 @@
 /** The memory store's channels: each a buffer of entries in publish order, read by sequence number. */
+import { firstAfterSeq } from '../sequence';
 import { type StoredMessage, messageId } from '../store';
 
 /** A held message; `seq` is its place in the store's one sequence. */
@@ -59,14 +60,7 @@ export class Channel {
 
   /** Index of the first entry after sequence number `after` (a binary search). */
   firstAfter(after: number): number {
-    let lo = this.first;
-    let hi = this.entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.entries[mid] as Entry).seq <= after) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return firstAfterSeq(this.entries, this.first, after);
   }
 }
 
